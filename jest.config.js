@@ -1,0 +1,21 @@
+// Two projects: `unit` (pure logic and fakes at the client boundary, fast) and `integration` (the real peers:
+// kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores).
+import { createDefaultEsmPreset } from 'ts-jest';
+
+const esm = createDefaultEsmPreset({ tsconfig: 'tsconfig.json' });
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    { ...esm, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...esm,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/peers/global-setup.ts',
+    },
+  ],
+  // The peers are heavy for 2 cores: one test file at a time keeps timings honest.
+  maxWorkers: 1,
+  testTimeout: 120_000,
+};

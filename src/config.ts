@@ -1,0 +1,156 @@
+import { LOG_LEVELS, type LogLevel } from './logger.ts';
+
+export const RESTART_MODES = ['annotation', 'none'] as const;
+export type RestartMode = (typeof RESTART_MODES)[number];
+export const OUTPUT_FORMATS = ['file_sd', 'endpoint-config'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export interface Config {
+  zones: string[];
+  namespace: string;
+  deploymentName: string;
+  configMapName: string;
+  configMapKey: string;
+  alertsHook: string | undefined;
+  developerMode: boolean;
+  pollIntervalMs: number;
+  recordSuffix: string;
+  storePort: number;
+  listen: { host: string | undefined; port: number };
+  logLevel: LogLevel;
+  runOnce: boolean;
+  dryRun: boolean;
+  restartMode: RestartMode;
+  outputFormat: OutputFormat;
+  alertRepeatMs: number;
+}
+
+/** Every problem found in the environment at once, so one restart fixes them all. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+const HOSTED_ZONE_ID = /^[A-Z0-9]{1,32}$/;
+const RECORD_SUFFIX = /^[-a-z0-9]{1,62}$/i;
+
+/** Collects problems while reading typed values, so parsing never stops at the first mistake. */
+class EnvReader {
+  readonly problems: string[] = [];
+  private readonly env: Env;
+  constructor(env: Env) {
+    this.env = env;
+  }
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  required(name: string, pattern: RegExp, rule: string): string {
+    const value = this.raw(name);
+    if (value === undefined) this.problems.push(`${name} is required but missing or empty`);
+    else if (!pattern.test(value)) this.problems.push(`${name}="${value}" is not ${rule}`);
+    return value ?? '';
+  }
+
+  optional(name: string, fallback: string, pattern: RegExp, rule: string): string {
+    const value = this.raw(name) ?? fallback;
+    if (!pattern.test(value)) this.problems.push(`${name}="${value}" is not ${rule}`);
+    return value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value)) {
+      this.problems.push(`${name}="${value}" is not a whole number`);
+      return fallback;
+    }
+    const parsed = Number(value);
+    if (parsed < min || parsed > max) this.problems.push(`${name}=${value} is out of range ${min}..${max}`);
+    return parsed;
+  }
+
+  boolean(name: string): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined || value === 'false' || value === '0') return false;
+    if (value === 'true' || value === '1') return true;
+    this.problems.push(`${name}="${value}" is not true or false`);
+    return false;
+  }
+
+  oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+    const value = this.raw(name) ?? fallback;
+    if ((choices as readonly string[]).includes(value)) return value as T;
+    this.problems.push(`${name}="${value}" is not one of ${choices.join(', ')}`);
+    return fallback;
+  }
+
+  url(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    // The hook URL is a secret: name the variable, never echo the value.
+    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+      this.problems.push(`${name} is not an http(s) URL`);
+    }
+    return value;
+  }
+}
+
+/** Accepts `Z123`, `/hostedzone/Z123` and comma-separated lists of either; order kept, duplicates dropped. */
+function parseZones(reader: EnvReader): string[] {
+  const raw = reader.required('PRIVATE_HOSTED_ZONE_ID', /\S/, 'a hosted zone id');
+  const zones = raw
+    .split(',')
+    .map((zone) => zone.trim().replace(/^\/?hostedzone\//, ''))
+    .filter((zone) => zone !== '');
+  for (const zone of zones) {
+    if (!HOSTED_ZONE_ID.test(zone)) reader.problems.push(`PRIVATE_HOSTED_ZONE_ID entry "${zone}" is not a hosted zone id`);
+  }
+  return [...new Set(zones)];
+}
+
+function parseListenAddress(reader: EnvReader): Config['listen'] {
+  const value = reader.optional('LISTEN_ADDRESS', ':8080', /^(\[[0-9a-fA-F:.]+\]|[-a-zA-Z0-9.]*):\d{1,5}$/, 'host:port or :port');
+  const separator = value.lastIndexOf(':');
+  const host = value.slice(0, separator).replace(/^\[|\]$/g, '');
+  const port = Number(value.slice(separator + 1));
+  if (port > 65535) reader.problems.push(`LISTEN_ADDRESS port ${port} is out of range 0..65535`);
+  return { host: host === '' ? undefined : host, port };
+}
+
+/** Reads and validates every setting; throws ConfigError listing all problems. */
+export function loadConfig(env: Env): Config {
+  const reader = new EnvReader(env);
+  const config: Config = {
+    zones: parseZones(reader),
+    namespace: reader.required('THANOS_NAMESPACE', DNS_LABEL, 'a valid namespace name (DNS-1123 label)'),
+    deploymentName: reader.required('THANOS_DEPLOYMENT_NAME', DNS_SUBDOMAIN, 'a valid Deployment name (DNS-1123 subdomain)'),
+    configMapName: reader.required('THANOS_CONFIGMAP_NAME', DNS_SUBDOMAIN, 'a valid ConfigMap name (DNS-1123 subdomain)'),
+    configMapKey: reader.optional('CONFIGMAP_KEY', 'servicediscovery.yml', CONFIGMAP_KEY, 'a valid ConfigMap key'),
+    alertsHook: reader.url('MATTERMOST_ALERTS_HOOK'),
+    developerMode: reader.boolean('DEVELOPER_MODE'),
+    pollIntervalMs: reader.integer('POLL_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
+    recordSuffix: reader.optional('RECORD_SUFFIX', '-grpc', RECORD_SUFFIX, 'a DNS label suffix (letters, digits, -)').toLowerCase(),
+    storePort: reader.integer('STORE_PORT', 10901, 1, 65_535),
+    listen: parseListenAddress(reader),
+    logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    runOnce: reader.boolean('RUN_ONCE'),
+    dryRun: reader.boolean('DRY_RUN'),
+    restartMode: reader.oneOf('RESTART_MODE', RESTART_MODES, 'annotation'),
+    outputFormat: reader.oneOf('OUTPUT_FORMAT', OUTPUT_FORMATS, 'file_sd'),
+    alertRepeatMs: reader.integer('ALERT_REPEAT_SECONDS', 900, 0, 7 * 86_400) * 1000,
+  };
+  if (reader.problems.length > 0) throw new ConfigError(reader.problems);
+  return config;
+}

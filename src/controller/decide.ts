@@ -1,0 +1,118 @@
+import type { OutputFormat, RestartMode } from '../config.ts';
+import {
+  diffEndpoints,
+  hashEndpoints,
+  parseEndpointsFile,
+  renderEndpointsFile,
+  toEndpoints,
+  type Endpoint,
+} from './endpoints.ts';
+
+/** What the informer caches show, reduced to the facts a decision needs. */
+export interface ObservedState {
+  configMap: { exists: false } | { exists: true; text: string | undefined; hashAnnotation: string | undefined };
+  deployment: { exists: false } | { exists: true; hashAnnotation: string | undefined };
+}
+
+export interface DecisionInput {
+  /** Hosts of the last successful Route53 poll; undefined before the first one. */
+  desiredHosts: readonly string[] | undefined;
+  port: number;
+  format: OutputFormat;
+  restartMode: RestartMode;
+  observed: ObservedState;
+}
+
+export type ConfigMapAction =
+  | { kind: 'none' }
+  | { kind: 'create' }
+  | { kind: 'update'; reason: 'endpoints differ' | 'format differs' | 'key missing' | 'unreadable'; detail?: string };
+
+export type RestartAction =
+  | { kind: 'none'; reason: 'disabled' | 'deployment missing' | 'up to date' | 'adopted' }
+  | { kind: 'patch' };
+
+export type Plan =
+  | { kind: 'wait'; reason: 'no successful Route53 poll yet' }
+  | { kind: 'skip-empty' }
+  | {
+      kind: 'converge';
+      endpoints: Endpoint[];
+      text: string;
+      hash: string;
+      /** Against what the ConfigMap published before this pass (all of `endpoints` when it held nothing readable). */
+      added: Endpoint[];
+      removed: Endpoint[];
+      configMap: ConfigMapAction;
+      restart: RestartAction;
+    };
+
+/** Decides a reconcile pass from the desired hosts and the observed objects; no I/O. */
+export function decide(input: DecisionInput): Plan {
+  if (input.desiredHosts === undefined) return { kind: 'wait', reason: 'no successful Route53 poll yet' };
+  // An empty read is far likelier a broken zone or permissions than every cluster gone: never wipe the list.
+  if (input.desiredHosts.length === 0) return { kind: 'skip-empty' };
+
+  const endpoints = toEndpoints(input.desiredHosts, input.port);
+  const hash = hashEndpoints(endpoints);
+  const published = readPublished(input.observed.configMap);
+  const configMap = decideConfigMap(published, endpoints, input.format);
+  const { added, removed } = diffEndpoints(published.endpoints, endpoints);
+  return {
+    kind: 'converge',
+    endpoints,
+    text: renderEndpointsFile(endpoints, input.format),
+    hash,
+    added,
+    removed,
+    configMap,
+    restart: decideRestart(input, hash, configMap),
+  };
+}
+
+type Published =
+  | { state: 'missing' | 'key missing'; endpoints: Endpoint[] }
+  | { state: 'unreadable'; reason: string; endpoints: Endpoint[] }
+  | { state: 'readable'; format: OutputFormat; endpoints: Endpoint[] };
+
+function readPublished(configMap: ObservedState['configMap']): Published {
+  if (!configMap.exists) return { state: 'missing', endpoints: [] };
+  if (configMap.text === undefined) return { state: 'key missing', endpoints: [] };
+  const parsed = parseEndpointsFile(configMap.text);
+  if (!parsed.ok) return { state: 'unreadable', reason: parsed.reason, endpoints: [] };
+  return { state: 'readable', format: parsed.format, endpoints: parsed.endpoints };
+}
+
+function decideConfigMap(published: Published, endpoints: readonly Endpoint[], format: OutputFormat): ConfigMapAction {
+  switch (published.state) {
+    case 'missing':
+      return { kind: 'create' };
+    case 'key missing':
+      return { kind: 'update', reason: 'key missing' };
+    case 'unreadable':
+      return { kind: 'update', reason: 'unreadable', detail: published.reason };
+    case 'readable':
+      if (!sameList(published.endpoints, endpoints)) return { kind: 'update', reason: 'endpoints differ' };
+      if (published.format !== format) return { kind: 'update', reason: 'format differs' };
+      return { kind: 'none' };
+  }
+}
+
+function decideRestart(input: DecisionInput, hash: string, configMap: ConfigMapAction): RestartAction {
+  if (input.restartMode === 'none') return { kind: 'none', reason: 'disabled' };
+  const { deployment } = input.observed;
+  if (!deployment.exists) return { kind: 'none', reason: 'deployment missing' };
+  if (deployment.hashAnnotation === hash) return { kind: 'none', reason: 'up to date' };
+  // Taking over from the older tool: its ConfigMap already holds this set and its pods already loaded it. The
+  // ConfigMap carrying our hash means we wrote it and have not yet rolled the pods, so that case still restarts.
+  const adopted =
+    deployment.hashAnnotation === undefined &&
+    configMap.kind === 'none' &&
+    input.observed.configMap.exists &&
+    input.observed.configMap.hashAnnotation === undefined;
+  return adopted ? { kind: 'none', reason: 'adopted' } : { kind: 'patch' };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}

@@ -1,0 +1,163 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics, ReconcileOutcome } from '../metrics.ts';
+import type { ConfigMapWriter } from '../sinks/configmap-writer.ts';
+import { ENDPOINTS_HASH_ANNOTATION, type DeploymentRestarter } from '../sinks/deployment-restarter.ts';
+import type { Notifier } from '../sinks/mattermost-notifier.ts';
+import { decide, type ObservedState, type Plan } from './decide.ts';
+
+export interface ObjectCache<T> {
+  get(): T | undefined;
+  hasSynced(): boolean;
+}
+
+/** The last successful Route53 read; the poller writes it, each pass reads it (level-based, not event payloads). */
+export class DesiredHosts {
+  private hosts: readonly string[] | undefined;
+  set(hosts: readonly string[]): void {
+    this.hosts = [...hosts];
+  }
+  get(): readonly string[] | undefined {
+    return this.hosts;
+  }
+}
+
+export interface ReconcilerOptions {
+  config: Pick<Config, 'storePort' | 'outputFormat' | 'restartMode' | 'configMapKey' | 'dryRun'>;
+  desired: DesiredHosts;
+  configMaps: ObjectCache<V1ConfigMap>;
+  deployments: ObjectCache<V1Deployment>;
+  writer: ConfigMapWriter;
+  restarter: DeploymentRestarter;
+  notifier: Notifier;
+  metrics: Metrics;
+  logger: Logger;
+  /** How long a pass waits for its own write to reach the informer cache, so the next pass does not repeat it. */
+  cacheCatchUpMs?: number;
+}
+
+/** One level-based pass: read the caches and the desired hosts, decide purely, carry the plan out through the sinks. */
+export class Reconciler {
+  private readonly options: ReconcilerOptions;
+
+  constructor(options: ReconcilerOptions) {
+    this.options = options;
+  }
+
+  async reconcile(): Promise<ReconcileOutcome> {
+    const { metrics } = this.options;
+    const stopTimer = metrics.reconcileDuration.startTimer();
+    let outcome: ReconcileOutcome = 'error';
+    try {
+      outcome = await this.pass();
+      return outcome;
+    } catch (error) {
+      await this.options.notifier.notify({ title: 'Thanos store discovery failed to update Kubernetes', error });
+      throw error;
+    } finally {
+      stopTimer({ outcome });
+      metrics.reconciles.inc({ outcome });
+    }
+  }
+
+  private async pass(): Promise<ReconcileOutcome> {
+    const { config, configMaps, deployments, logger } = this.options;
+    if (!configMaps.hasSynced() || !deployments.hasSynced()) return 'waiting';
+    const plan = decide({
+      desiredHosts: this.options.desired.get(),
+      port: config.storePort,
+      format: config.outputFormat,
+      restartMode: config.restartMode,
+      observed: this.observe(),
+    });
+    switch (plan.kind) {
+      case 'wait':
+        logger.debug('waiting', { reason: plan.reason });
+        return 'waiting';
+      case 'skip-empty':
+        return this.skipEmpty();
+      case 'converge':
+        await this.converge(plan);
+        return 'success';
+    }
+  }
+
+  private observe(): ObservedState {
+    const configMap = this.options.configMaps.get();
+    const deployment = this.options.deployments.get();
+    return {
+      configMap: configMap
+        ? {
+            exists: true,
+            text: configMap.data?.[this.options.config.configMapKey],
+            hashAnnotation: configMap.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION],
+          }
+        : { exists: false },
+      deployment: deployment
+        ? { exists: true, hashAnnotation: podTemplateHash(deployment) }
+        : { exists: false },
+    };
+  }
+
+  private async skipEmpty(): Promise<ReconcileOutcome> {
+    const { metrics, logger, notifier } = this.options;
+    metrics.emptyResults.inc();
+    const message = 'Route53 returned no matching record; the published endpoint list was kept unchanged';
+    logger.warn(message);
+    await notifier.notify({ title: 'Thanos store discovery found no endpoints', error: message });
+    return 'skipped_empty';
+  }
+
+  private async converge(plan: Extract<Plan, { kind: 'converge' }>): Promise<void> {
+    const { config, logger, metrics } = this.options;
+    const fields = { endpoints: plan.endpoints.length, added: plan.added, removed: plan.removed, hash: plan.hash };
+
+    if (plan.configMap.kind !== 'none') {
+      const action = plan.configMap;
+      if (action.kind === 'update' && action.reason === 'unreadable') {
+        logger.warn('ConfigMap content is unreadable, replacing it', { detail: action.detail });
+      }
+      if (config.dryRun) {
+        logger.info('dry run: would write ConfigMap', { ...fields, action: action.kind, text: plan.text });
+      } else {
+        const outcome = await this.options.writer.write({
+          existing: this.options.configMaps.get(),
+          key: config.configMapKey,
+          text: plan.text,
+          annotations: { [ENDPOINTS_HASH_ANNOTATION]: plan.hash },
+        });
+        logger.info('ConfigMap written', { ...fields, outcome, reason: action.kind === 'update' ? action.reason : 'missing' });
+        await this.waitForCache(() => this.options.configMaps.get()?.data?.[config.configMapKey] === plan.text);
+      }
+    }
+
+    if (plan.restart.kind === 'patch') {
+      if (config.dryRun) {
+        logger.info('dry run: would patch the Deployment pod template', fields);
+      } else if ((await this.options.restarter.restart(plan)) === 'patched') {
+        logger.info('rolling restart triggered', fields);
+        await this.waitForCache(() => {
+          const deployment = this.options.deployments.get();
+          return deployment !== undefined && podTemplateHash(deployment) === plan.hash;
+        });
+      }
+    } else if (plan.restart.reason === 'deployment missing' && plan.configMap.kind !== 'none') {
+      logger.warn('Thanos Deployment not found: ConfigMap kept current, restart deferred until it exists', fields);
+    }
+
+    if (!config.dryRun) metrics.endpoints.set(plan.endpoints.length);
+    metrics.lastSuccessfulSync.setToCurrentTime();
+  }
+
+  /** Writes reach the cache through the watch a moment later; waiting here keeps the next pass from repeating them. */
+  private async waitForCache(caughtUp: () => boolean): Promise<void> {
+    const deadline = Date.now() + (this.options.cacheCatchUpMs ?? 2_000);
+    while (!caughtUp() && Date.now() < deadline) await sleep(20);
+  }
+}
+
+function podTemplateHash(deployment: V1Deployment): string | undefined {
+  return deployment.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
+}

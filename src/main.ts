@@ -1,0 +1,210 @@
+import { AppsV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { SingleObjectInformer } from './controller/informer.ts';
+import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
+import { WorkQueue } from './controller/work-queue.ts';
+import { Heartbeat, allOf, type CheckResult } from './health.ts';
+import { startHttpServer } from './http-server.ts';
+import { loadKubeConfig } from './kube-config.ts';
+import { createLogger, describeError, type Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { createConfigMapWriter } from './sinks/configmap-writer.ts';
+import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
+import { createEventRecorder } from './sinks/event-recorder.ts';
+import { createMattermostNotifier, type Notifier } from './sinks/mattermost-notifier.ts';
+import { Poller } from './sources/poller.ts';
+import { createRoute53Client } from './sources/route53-client.ts';
+import { createRoute53Reader } from './sources/route53-reader.ts';
+
+const SHUTDOWN_DEADLINE_MS = 9_000;
+const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    await reportBadConfig(error);
+    return EXIT.badConfig;
+  }
+  const logger = createLogger(config.logLevel);
+  const metrics = createMetrics();
+  metrics.collectDefaults();
+  const notifier = createMattermostNotifier({ url: config.alertsHook, metrics, logger, repeatIntervalMs: config.alertRepeatMs });
+  logger.info('starting', {
+    zones: config.zones,
+    namespace: config.namespace,
+    configMap: config.configMapName,
+    deployment: config.deploymentName,
+    pollIntervalMs: config.pollIntervalMs,
+    restartMode: config.restartMode,
+    outputFormat: config.outputFormat,
+    dryRun: config.dryRun,
+    runOnce: config.runOnce,
+    alerts: config.alertsHook ? 'on' : 'off (MATTERMOST_ALERTS_HOOK unset)',
+  });
+
+  const kubeConfig = loadKubeConfig(config.developerMode);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const watch = new Watch(kubeConfig);
+  const { namespace } = config;
+
+  const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
+  const onChange = () => queue.add();
+  const configMaps = new SingleObjectInformer<V1ConfigMap>({
+    resource: 'configmap',
+    namespace,
+    name: config.configMapName,
+    path: `/api/v1/namespaces/${namespace}/configmaps`,
+    list: (fieldSelector) => core.listNamespacedConfigMap({ namespace, fieldSelector }),
+    watch,
+    onChange,
+    logger,
+    metrics,
+  });
+  const deployments = new SingleObjectInformer<V1Deployment>({
+    resource: 'deployment',
+    namespace,
+    name: config.deploymentName,
+    path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
+    list: (fieldSelector) => apps.listNamespacedDeployment({ namespace, fieldSelector }),
+    watch,
+    onChange,
+    logger,
+    metrics,
+  });
+
+  const desired = new DesiredHosts();
+  const events = createEventRecorder({ core, namespace, logger });
+  const reconciler = new Reconciler({
+    config,
+    desired,
+    configMaps,
+    deployments,
+    writer: createConfigMapWriter({ core, namespace, name: config.configMapName, metrics, logger }),
+    restarter: createDeploymentRestarter({ apps, events, namespace, name: config.deploymentName, metrics, logger }),
+    notifier,
+    metrics,
+    logger,
+  });
+  const reader = createRoute53Reader({
+    client: createRoute53Client(),
+    zones: config.zones,
+    suffix: config.recordSuffix,
+    metrics,
+    logger,
+  });
+  const reportPollError = (error: unknown) => {
+    logger.error('Route53 poll failed; the published endpoints are kept', { error: describeError(error) });
+    return notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
+  };
+
+  const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
+  if (config.runOnce) {
+    await informersStarted;
+    return runOnce({ read: () => reader.read(), desired, reconciler, synced: () => configMaps.hasSynced() && deployments.hasSynced(), logger, reportPollError, stop: () => Promise.all([configMaps.stop(), deployments.stop()]) });
+  }
+
+  // A poll may spend its whole retry budget (about a minute) before it reports; beyond that the loop is wedged.
+  const heartbeat = new Heartbeat(3 * config.pollIntervalMs + 120_000);
+  const poller = new Poller({
+    read: (signal) => reader.read(signal),
+    intervalMs: config.pollIntervalMs,
+    onResult: (result) => {
+      heartbeat.beat();
+      desired.set(result.hosts);
+      queue.add();
+    },
+    onError: (error) => {
+      heartbeat.beat();
+      void reportPollError(error);
+    },
+    logger,
+  });
+  const server = await startHttpServer({
+    ...config.listen,
+    registry: metrics.registry,
+    healthz: () => heartbeat.check(),
+    readyz: allOf([
+      (): CheckResult => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' }),
+      (): CheckResult => (desired.get() ? { ok: true } : { ok: false, reason: 'no successful Route53 poll yet' }),
+    ]),
+  });
+  logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
+  poller.start();
+  await informersStarted;
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  logger.info('shutting down', { signal });
+  const deadline = setTimeout(() => {
+    logger.error('shutdown did not finish in time, exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
+    process.exit(EXIT.failed);
+  }, SHUTDOWN_DEADLINE_MS);
+  deadline.unref();
+  // Order matters: no new polls, then let the pass in flight finish so no write is cut in half.
+  await poller.stop();
+  await queue.stop();
+  await Promise.all([configMaps.stop(), deployments.stop(), server.close()]);
+  logger.info('stopped');
+  return EXIT.ok;
+}
+
+interface RunOnceParts {
+  read: () => Promise<{ hosts: string[] }>;
+  desired: DesiredHosts;
+  reconciler: Reconciler;
+  synced: () => boolean;
+  logger: Logger;
+  reportPollError: (error: unknown) => Promise<void>;
+  stop: () => Promise<unknown>;
+}
+
+/** For users who keep the CronJob: one poll, one pass, and an exit code that says how it went. */
+async function runOnce(parts: RunOnceParts): Promise<number> {
+  const { logger } = parts;
+  try {
+    if (!parts.synced()) {
+      logger.error('cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed');
+      return EXIT.failed;
+    }
+    try {
+      parts.desired.set((await parts.read()).hosts);
+    } catch (error) {
+      await parts.reportPollError(error);
+      return EXIT.failed;
+    }
+    const outcome = await parts.reconciler.reconcile();
+    logger.info('run once finished', { outcome });
+    return outcome === 'success' ? EXIT.ok : EXIT.failed;
+  } catch (error) {
+    logger.error('run once failed', { error: describeError(error) });
+    return EXIT.failed;
+  } finally {
+    await parts.stop();
+  }
+}
+
+/** Every problem on stderr, one per line, and the alert the older tool sent for bad configuration. */
+async function reportBadConfig(error: ConfigError): Promise<void> {
+  const logger = createLogger('info');
+  logger.error('invalid configuration, not starting', { problems: error.problems });
+  for (const problem of error.problems) process.stderr.write(`config error: ${problem}\n`);
+  const hook = process.env['MATTERMOST_ALERTS_HOOK']?.trim();
+  if (hook && URL.canParse(hook)) {
+    const notifier: Notifier = createMattermostNotifier({ url: hook, metrics: createMetrics(), logger });
+    await notifier.notify({ title: 'Thanos store discovery has an invalid configuration', error });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`fatal: ${describeError(error)}\n`);
+    process.exit(EXIT.failed);
+  },
+);

@@ -1,0 +1,81 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const PREFIX = 'thanos_store_discovery_';
+
+export type Route53Outcome = 'success' | 'throttled' | 'server_error' | 'network_error' | 'client_error';
+export type ReconcileOutcome = 'success' | 'error' | 'skipped_empty' | 'waiting';
+
+/** Every metric the controller exports, on one registry so tests can read them without global state. */
+export function createMetrics(registry: Registry = new Registry()) {
+  const registers = [registry];
+  return {
+    registry,
+    endpoints: new Gauge({ name: `${PREFIX}endpoints`, help: 'Store endpoints currently published in the ConfigMap.', registers }),
+    route53Requests: new Counter({
+      name: `${PREFIX}route53_requests_total`,
+      help: 'ListResourceRecordSets calls by hosted zone and outcome (each retry counts).',
+      labelNames: ['zone', 'outcome'] as const,
+      registers,
+    }),
+    route53PollDuration: new Histogram({
+      name: `${PREFIX}route53_poll_duration_seconds`,
+      help: 'Duration of one Route53 poll over every configured zone, retries included.',
+      labelNames: ['outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    emptyResults: new Counter({
+      name: `${PREFIX}empty_result_skips_total`,
+      help: 'Polls that found no matching record; the published list was kept, not wiped.',
+      registers,
+    }),
+    reconciles: new Counter({
+      name: `${PREFIX}reconcile_total`,
+      help: 'Reconcile passes by outcome.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    reconcileDuration: new Histogram({
+      name: `${PREFIX}reconcile_duration_seconds`,
+      help: 'Duration of one reconcile pass.',
+      labelNames: ['outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    configMapWrites: new Counter({
+      name: `${PREFIX}configmap_writes_total`,
+      help: 'Writes of the Thanos ConfigMap by operation (create, update).',
+      labelNames: ['operation'] as const,
+      registers,
+    }),
+    restarts: new Counter({
+      name: `${PREFIX}restarts_triggered_total`,
+      help: 'Rolling restarts triggered by patching the endpoints hash into the pod template.',
+      registers,
+    }),
+    alerts: new Counter({
+      name: `${PREFIX}alerts_total`,
+      help: 'Mattermost alerts by outcome (sent, failed, suppressed as a repeat).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    lastSuccessfulSync: new Gauge({
+      name: `${PREFIX}last_successful_sync_timestamp_seconds`,
+      help: 'Unix time of the last reconcile pass that left the ConfigMap equal to the Route53 records.',
+      registers,
+    }),
+    workQueueDepth: new Gauge({ name: `${PREFIX}workqueue_depth`, help: 'Reconcile requests waiting in the work queue.', registers }),
+    workQueueRetries: new Counter({ name: `${PREFIX}workqueue_retries_total`, help: 'Reconcile passes retried after a failure.', registers }),
+    informerEvents: new Counter({
+      name: `${PREFIX}informer_events_total`,
+      help: 'Informer lifecycle events (connect, error, restart, relist) by resource.',
+      labelNames: ['resource', 'event'] as const,
+      registers,
+    }),
+    collectDefaults(): void {
+      collectDefaultMetrics({ register: registry, prefix: PREFIX });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,121 @@
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+const REQUIRED = {
+  PRIVATE_HOSTED_ZONE_ID: 'Z0123456789ABC',
+  THANOS_NAMESPACE: 'monitoring',
+  THANOS_DEPLOYMENT_NAME: 'thanos-query',
+  THANOS_CONFIGMAP_NAME: 'thanos-store-sd',
+};
+
+function problemsOf(env: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('accepts the older tool variables alone and fills sensible defaults', () => {
+    expect(loadConfig(REQUIRED)).toEqual({
+      zones: ['Z0123456789ABC'],
+      namespace: 'monitoring',
+      deploymentName: 'thanos-query',
+      configMapName: 'thanos-store-sd',
+      configMapKey: 'servicediscovery.yml',
+      alertsHook: undefined,
+      developerMode: false,
+      pollIntervalMs: 60_000,
+      recordSuffix: '-grpc',
+      storePort: 10901,
+      listen: { host: undefined, port: 8080 },
+      logLevel: 'info',
+      runOnce: false,
+      dryRun: false,
+      restartMode: 'annotation',
+      outputFormat: 'file_sd',
+      alertRepeatMs: 900_000,
+    });
+  });
+
+  it('reads every optional setting', () => {
+    const config = loadConfig({
+      ...REQUIRED,
+      PRIVATE_HOSTED_ZONE_ID: ' /hostedzone/ZA , ZB,ZA ',
+      MATTERMOST_ALERTS_HOOK: 'https://chat.example.com/hooks/abc',
+      DEVELOPER_MODE: 'true',
+      POLL_INTERVAL_SECONDS: '5',
+      RECORD_SUFFIX: '-Store',
+      STORE_PORT: '19090',
+      CONFIGMAP_KEY: 'endpoints.yaml',
+      LISTEN_ADDRESS: '127.0.0.1:9000',
+      LOG_LEVEL: 'debug',
+      RUN_ONCE: '1',
+      DRY_RUN: 'TRUE',
+      RESTART_MODE: 'none',
+      OUTPUT_FORMAT: 'endpoint-config',
+      ALERT_REPEAT_SECONDS: '60',
+    });
+    expect(config).toMatchObject({
+      zones: ['ZA', 'ZB'],
+      alertsHook: 'https://chat.example.com/hooks/abc',
+      developerMode: true,
+      pollIntervalMs: 5000,
+      recordSuffix: '-store',
+      storePort: 19090,
+      configMapKey: 'endpoints.yaml',
+      listen: { host: '127.0.0.1', port: 9000 },
+      logLevel: 'debug',
+      runOnce: true,
+      dryRun: true,
+      restartMode: 'none',
+      outputFormat: 'endpoint-config',
+      alertRepeatMs: 60_000,
+    });
+  });
+
+  it.each([
+    ['[::1]:8080', { host: '::1', port: 8080 }],
+    [':0', { host: undefined, port: 0 }],
+    ['0.0.0.0:80', { host: '0.0.0.0', port: 80 }],
+  ])('reads LISTEN_ADDRESS %s', (value, listen) => {
+    expect(loadConfig({ ...REQUIRED, LISTEN_ADDRESS: value }).listen).toEqual(listen);
+  });
+
+  it('lists every problem at once', () => {
+    expect(problemsOf({ THANOS_NAMESPACE: '  ', THANOS_DEPLOYMENT_NAME: 'Thanos_Query', POLL_INTERVAL_SECONDS: 'soon', STORE_PORT: '99999' })).toEqual([
+      'PRIVATE_HOSTED_ZONE_ID is required but missing or empty',
+      'THANOS_NAMESPACE is required but missing or empty',
+      'THANOS_DEPLOYMENT_NAME="Thanos_Query" is not a valid Deployment name (DNS-1123 subdomain)',
+      'THANOS_CONFIGMAP_NAME is required but missing or empty',
+      'POLL_INTERVAL_SECONDS="soon" is not a whole number',
+      'STORE_PORT=99999 is out of range 1..65535',
+    ]);
+  });
+
+  it.each([
+    [{ PRIVATE_HOSTED_ZONE_ID: 'Z1,not a zone' }, 'PRIVATE_HOSTED_ZONE_ID entry "not a zone" is not a hosted zone id'],
+    [{ PRIVATE_HOSTED_ZONE_ID: ' , ' }, 'PRIVATE_HOSTED_ZONE_ID is required but missing or empty'],
+    [{ POLL_INTERVAL_SECONDS: '0' }, 'POLL_INTERVAL_SECONDS=0 is out of range 1..86400'],
+    [{ POLL_INTERVAL_SECONDS: '-5' }, 'POLL_INTERVAL_SECONDS="-5" is not a whole number'],
+    [{ DEVELOPER_MODE: 'yes please' }, 'DEVELOPER_MODE="yes please" is not true or false'],
+    [{ RESTART_MODE: 'delete-pods' }, 'RESTART_MODE="delete-pods" is not one of annotation, none'],
+    [{ OUTPUT_FORMAT: 'json' }, 'OUTPUT_FORMAT="json" is not one of file_sd, endpoint-config'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL="verbose" is not one of error, warn, info, debug'],
+    [{ LISTEN_ADDRESS: '8080' }, 'LISTEN_ADDRESS="8080" is not host:port or :port'],
+    [{ LISTEN_ADDRESS: ':70000' }, 'LISTEN_ADDRESS port 70000 is out of range 0..65535'],
+    [{ CONFIGMAP_KEY: 'a/b' }, 'CONFIGMAP_KEY="a/b" is not a valid ConfigMap key'],
+    [{ RECORD_SUFFIX: '.grpc' }, 'RECORD_SUFFIX=".grpc" is not a DNS label suffix (letters, digits, -)'],
+    [{ THANOS_NAMESPACE: 'Monitoring' }, 'THANOS_NAMESPACE="Monitoring" is not a valid namespace name (DNS-1123 label)'],
+  ])('rejects %j', (overrides, problem) => {
+    expect(problemsOf({ ...REQUIRED, ...overrides })).toEqual([problem]);
+  });
+
+  it('never echoes the webhook URL, which is a secret', () => {
+    const problems = problemsOf({ ...REQUIRED, MATTERMOST_ALERTS_HOOK: 'ftp://secret-token@host/x' });
+    expect(problems).toEqual(['MATTERMOST_ALERTS_HOOK is not an http(s) URL']);
+    expect(problems.join()).not.toContain('secret-token');
+  });
+});
