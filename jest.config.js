@@ -2,7 +2,11 @@
 // kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores).
 import { createDefaultEsmPreset } from 'ts-jest';
 
-const esm = createDefaultEsmPreset({ tsconfig: 'tsconfig.json' });
+const esm = {
+  ...createDefaultEsmPreset({ tsconfig: 'tsconfig.json' }),
+  // tsconfig's rewriteRelativeImportExtensions turns `./x.ts` into `./x.js` in the transpiled output.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+};
 
 /** @type {import('jest').Config} */
 export default {

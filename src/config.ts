@@ -51,7 +51,7 @@ class EnvReader {
     this.env = env;
   }
 
-  private raw(name: string): string | undefined {
+  raw(name: string): string | undefined {
     const value = this.env[name]?.trim();
     return value === '' ? undefined : value;
   }
@@ -109,11 +109,12 @@ class EnvReader {
 
 /** Accepts `Z123`, `/hostedzone/Z123` and comma-separated lists of either; order kept, duplicates dropped. */
 function parseZones(reader: EnvReader): string[] {
-  const raw = reader.required('PRIVATE_HOSTED_ZONE_ID', /\S/, 'a hosted zone id');
+  const raw = reader.raw('PRIVATE_HOSTED_ZONE_ID') ?? '';
   const zones = raw
     .split(',')
     .map((zone) => zone.trim().replace(/^\/?hostedzone\//, ''))
     .filter((zone) => zone !== '');
+  if (zones.length === 0) reader.problems.push('PRIVATE_HOSTED_ZONE_ID is required but missing or empty');
   for (const zone of zones) {
     if (!HOSTED_ZONE_ID.test(zone)) reader.problems.push(`PRIVATE_HOSTED_ZONE_ID entry "${zone}" is not a hosted zone id`);
   }
