@@ -1,0 +1,83 @@
+{{/* Chart name, overridable. */}}
+{{- define "tsd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Resource base name: the release name, suffixed with the chart name unless it already contains it. */}}
+{{- define "tsd.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "tsd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tsd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "tsd.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "tsd.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "tsd.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "tsd.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Where the Thanos Query Deployment and its ConfigMap live, and so where the Role grants access. */}}
+{{- define "tsd.thanosNamespace" -}}
+{{- default .Release.Namespace .Values.thanos.namespace }}
+{{- end }}
+
+{{- define "tsd.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* Secret and key holding the Mattermost hook URL; empty when no hook is configured. */}}
+{{- define "tsd.hookSecretName" -}}
+{{- $hook := .Values.alerts.mattermostHook }}
+{{- if and $hook.existingSecret $hook.url }}
+{{- fail "alerts.mattermostHook: set either existingSecret or url, not both" }}
+{{- end }}
+{{- if $hook.existingSecret }}
+{{- $hook.existingSecret }}
+{{- else if $hook.url }}
+{{- printf "%s-alerts" (include "tsd.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "tsd.hookSecretKey" -}}
+{{- if .Values.alerts.mattermostHook.existingSecret }}
+{{- .Values.alerts.mattermostHook.existingSecretKey }}
+{{- else }}
+{{- "url" }}
+{{- end }}
+{{- end }}
+
+{{/* Pod annotations: scrape hints and the hook checksum, overridable by podAnnotations. */}}
+{{- define "tsd.podAnnotations" -}}
+{{- $annotations := dict }}
+{{- if .Values.metrics.scrapeAnnotations }}
+{{- $_ := set $annotations "prometheus.io/scrape" "true" }}
+{{- $_ := set $annotations "prometheus.io/port" (.Values.metrics.port | int | toString) }}
+{{- $_ := set $annotations "prometheus.io/path" "/metrics" }}
+{{- end }}
+{{- if and .Values.alerts.mattermostHook.url (not .Values.alerts.mattermostHook.existingSecret) }}
+{{- /* Rolls the pod when the chart-managed hook URL changes; the URL itself stays in the Secret. */}}
+{{- $_ := set $annotations "checksum/alerts-secret" (.Values.alerts.mattermostHook.url | sha256sum) }}
+{{- end }}
+{{- toYaml (merge (deepCopy .Values.podAnnotations) $annotations) }}
+{{- end }}
