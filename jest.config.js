@@ -22,4 +22,5 @@ export default {
   // The peers are heavy for 2 cores: one test file at a time keeps timings honest.
   maxWorkers: 1,
   testTimeout: 120_000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

@@ -1,0 +1,113 @@
+import { PatchStrategy, setHeaderOptions, type AppsV1Api } from '@kubernetes/client-node';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { KubernetesWriteError, apiStatusCode } from './errors.ts';
+import type { EventRecorder } from './event-recorder.ts';
+
+export const ENDPOINTS_HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
+export const RESTART_EVENT_REASON = 'StoreEndpointsChanged';
+// The apiserver refuses longer messages on events.k8s.io Events; stay under it for core/v1 too.
+const MAX_EVENT_MESSAGE_BYTES = 1024;
+
+export interface RestartRequest {
+  hash: string;
+  added: readonly string[];
+  removed: readonly string[];
+}
+
+export type RestartOutcome = 'patched' | 'missing';
+
+export interface DeploymentRestarter {
+  restart(request: RestartRequest): Promise<RestartOutcome>;
+}
+
+/**
+ * Changes the pod template's hash annotation, so the Deployment's own RollingUpdate replaces the pods at the pace
+ * its strategy allows. Pods are never deleted here. Patching the same hash again changes nothing and rolls nothing.
+ */
+export function createDeploymentRestarter(options: {
+  apps: Pick<AppsV1Api, 'patchNamespacedDeployment'>;
+  events: EventRecorder;
+  namespace: string;
+  name: string;
+  metrics: Metrics;
+  logger: Logger;
+}): DeploymentRestarter {
+  const { apps, events, namespace, name, metrics, logger } = options;
+  const resource = `Deployment ${namespace}/${name}`;
+  return {
+    async restart(request) {
+      let uid: string | undefined;
+      try {
+        const patched = await apps.patchNamespacedDeployment(
+          { name, namespace, body: buildRestartPatch(request.hash) },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        uid = patched.metadata?.uid;
+      } catch (error) {
+        if (apiStatusCode(error) === 404) {
+          logger.warn('Deployment to restart does not exist', { deployment: resource, hash: request.hash });
+          return 'missing';
+        }
+        throw new KubernetesWriteError({ resource, operation: 'patch', cause: error });
+      }
+      metrics.restarts.inc();
+      logger.info('rolling restart triggered', {
+        deployment: resource,
+        hash: request.hash,
+        added: request.added.length,
+        removed: request.removed.length,
+      });
+      await events.record({
+        involved: { kind: 'Deployment', name, apiVersion: 'apps/v1', ...(uid === undefined ? {} : { uid }) },
+        reason: RESTART_EVENT_REASON,
+        message: buildRestartMessage(request),
+        type: 'Normal',
+      });
+      return 'patched';
+    },
+  };
+}
+
+/** The JSON merge patch: it touches this one annotation and nothing else of the Deployment. */
+export function buildRestartPatch(hash: string): object {
+  return { spec: { template: { metadata: { annotations: { [ENDPOINTS_HASH_ANNOTATION]: hash } } } } };
+}
+
+/** `+3 -1: added a:10901, b:10901, ... 1 more; removed c:10901`, cut to fit an Event message. */
+export function buildRestartMessage(request: RestartRequest, maxBytes = MAX_EVENT_MESSAGE_BYTES): string {
+  const head = `+${request.added.length} -${request.removed.length}: `;
+  if (request.added.length === 0 && request.removed.length === 0) return `${head}endpoints hash is now ${request.hash}`;
+  const addedLabel = 'added ';
+  const removedLabel = request.added.length > 0 ? '; removed ' : 'removed ';
+  let budget = maxBytes - bytes(head) - (request.added.length > 0 ? bytes(addedLabel) : 0) - (request.removed.length > 0 ? bytes(removedLabel) : 0);
+  let message = head;
+  if (request.added.length > 0) {
+    // Half for each list when both are present; whatever the added list leaves unused goes to the removed one.
+    const added = capList(request.added, request.removed.length > 0 ? Math.floor(budget / 2) : budget);
+    budget -= bytes(added);
+    message += addedLabel + added;
+  }
+  if (request.removed.length > 0) message += removedLabel + capList(request.removed, budget);
+  return message;
+}
+
+// As many items as fit in `budget` bytes, then `... N more` for the rest.
+function capList(items: readonly string[], budget: number): string {
+  const shown: string[] = [];
+  let used = 0;
+  for (const [index, item] of items.entries()) {
+    const cost = bytes(item) + (shown.length > 0 ? 2 : 0);
+    const remaining = items.length - index - 1;
+    const tail = remaining > 0 ? bytes(`, ... ${remaining} more`) : 0;
+    if (used + cost + tail > budget) break;
+    shown.push(item);
+    used += cost;
+  }
+  const hidden = items.length - shown.length;
+  return hidden === 0 ? shown.join(', ') : [...shown, `... ${hidden} more`].join(', ');
+}
+
+function bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}

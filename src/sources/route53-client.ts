@@ -1,0 +1,13 @@
+import { Route53Client } from '@aws-sdk/client-route-53';
+
+/** A Route53 client for the reader; credentials come from the SDK's default chain. */
+export function createRoute53Client(options: { endpoint?: string; region?: string } = {}): Route53Client {
+  return new Route53Client({
+    // Route53 is a global service signed in us-east-1; AWS_REGION still wins for partitions such as aws-cn.
+    region: options.region || process.env.AWS_REGION || 'us-east-1',
+    // One HTTP attempt per send: the reader's p-retry owns retries, so SDK and p-retry attempts never multiply.
+    maxAttempts: 1,
+    // Left out when unset so the SDK still honours AWS_ENDPOINT_URL_ROUTE_53 and AWS_ENDPOINT_URL.
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+  });
+}

@@ -1,0 +1,170 @@
+import {
+  ListResourceRecordSetsCommand,
+  type ListResourceRecordSetsCommandOutput,
+  type ListResourceRecordSetsRequest,
+  type Route53Client,
+} from '@aws-sdk/client-route-53';
+import pRetry from 'p-retry';
+import { describeError, type Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { selectEndpointHosts } from './records.ts';
+import { classifyRoute53Error, errorCodeOf, httpStatusOf, isRetryableOutcome } from './route53-errors.ts';
+
+// AWS caps a page at 300 record sets; moto does not cap it, so the size is asked for explicitly.
+const PAGE_SIZE = 300;
+const DEFAULT_RETRY = { retries: 5, minTimeoutMs: 200, maxTimeoutMs: 10_000 };
+
+/** Reading one hosted zone failed; the whole poll is void. */
+export class Route53ReadError extends Error {
+  override readonly name = 'Route53ReadError';
+  readonly zone: string;
+  readonly code: string | undefined;
+
+  constructor(zone: string, detail: string, options: { code?: string | undefined; cause?: unknown } = {}) {
+    super(`Route53 zone ${zone}: ${detail}`, { cause: options.cause });
+    this.zone = zone;
+    this.code = options.code;
+  }
+}
+
+export interface Route53ReadResult {
+  hosts: string[];
+  recordSetsRead: number;
+  zones: string[];
+}
+
+export interface Route53ReaderOptions {
+  client: Pick<Route53Client, 'send'>;
+  zones: readonly string[];
+  suffix: string;
+  metrics: Metrics;
+  logger: Logger;
+  retry?: { retries?: number; minTimeoutMs?: number; maxTimeoutMs?: number };
+  signal?: AbortSignal;
+}
+
+type PageStart = Pick<ListResourceRecordSetsRequest, 'StartRecordName' | 'StartRecordType' | 'StartRecordIdentifier'>;
+
+/**
+ * Reads every record set of every zone, each from its first page, and selects the endpoint hosts. Each page request
+ * is retried on its own; any zone that cannot be read fails the whole read, so a partial set is never returned.
+ * An abort (of `options.signal` or the read's own signal) rejects with the signal's reason.
+ */
+export function createRoute53Reader(options: Route53ReaderOptions): { read(signal?: AbortSignal): Promise<Route53ReadResult> } {
+  const { client, metrics, logger, suffix } = options;
+  const zones = [...options.zones];
+  const retry = { ...DEFAULT_RETRY, ...options.retry };
+
+  async function readPage(zone: string, start: PageStart, signal: AbortSignal | undefined) {
+    const input: ListResourceRecordSetsRequest = { HostedZoneId: zone, MaxItems: PAGE_SIZE, ...start };
+    let attempts = 0;
+    const attempt = async (): Promise<ListResourceRecordSetsCommandOutput> => {
+      attempts++;
+      try {
+        const output = await client.send(new ListResourceRecordSetsCommand(input), { abortSignal: signal });
+        metrics.route53Requests.inc({ zone, outcome: 'success' });
+        return output;
+      } catch (error) {
+        // A cancelled request says nothing about Route53.
+        if (!signal?.aborted) metrics.route53Requests.inc({ zone, outcome: classifyRoute53Error(error) });
+        throw error;
+      }
+    };
+    try {
+      return await pRetry(attempt, {
+        retries: retry.retries,
+        minTimeout: retry.minTimeoutMs,
+        maxTimeout: retry.maxTimeoutMs,
+        factor: 2,
+        randomize: true,
+        signal,
+        shouldRetry: ({ error, attemptNumber, retryDelay }) => {
+          const outcome = classifyRoute53Error(error);
+          if (!isRetryableOutcome(outcome)) return false;
+          logger.warn('Route53 request failed, retrying', {
+            zone,
+            attempt: attemptNumber,
+            outcome,
+            retryDelayMs: retryDelay,
+            error: describeError(error),
+          });
+          return true;
+        },
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const status = httpStatusOf(error);
+      const code = errorCodeOf(error);
+      const what = [code, status === undefined ? undefined : `HTTP ${status}`].filter(Boolean).join(', ');
+      const detail = `ListResourceRecordSets failed after ${attempts} attempt${attempts === 1 ? '' : 's'}${what ? ` (${what})` : ''}: ${describeError(error)}`;
+      throw new Route53ReadError(zone, detail, { code, cause: error });
+    }
+  }
+
+  async function readZone(zone: string, signal: AbortSignal | undefined, hosts: Set<string>): Promise<number> {
+    const started = performance.now();
+    const onSkip = (record: string, reason: string) => logger.debug('skipped Route53 record', { zone, record, reason });
+    let start: PageStart = {};
+    let records = 0;
+    let pages = 0;
+    for (;;) {
+      const page = await readPage(zone, start, signal);
+      pages++;
+      const recordSets = page.ResourceRecordSets ?? [];
+      records += recordSets.length;
+      for (const host of selectEndpointHosts(recordSets, suffix, onSkip)) hosts.add(host);
+      if (!page.IsTruncated) break;
+      start = nextStart(zone, start, page);
+    }
+    logger.debug('read Route53 zone', { zone, records, pages, durationMs: Math.round(performance.now() - started) });
+    return records;
+  }
+
+  return {
+    async read(signal) {
+      const combined = anySignal(options.signal, signal);
+      const started = performance.now();
+      try {
+        const hosts = new Set<string>();
+        let recordSetsRead = 0;
+        for (const zone of zones) recordSetsRead += await readZone(zone, combined, hosts);
+        const result = { hosts: [...hosts].sort(), recordSetsRead, zones: [...zones] };
+        const durationMs = performance.now() - started;
+        metrics.route53PollDuration.observe({ outcome: 'success' }, durationMs / 1000);
+        logger.debug('read Route53 zones', {
+          zones: zones.length,
+          records: recordSetsRead,
+          hosts: result.hosts.length,
+          durationMs: Math.round(durationMs),
+        });
+        return result;
+      } catch (error) {
+        metrics.route53PollDuration.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
+        throw error;
+      }
+    },
+  };
+}
+
+/** The start of the page after `page`; a page that names no way forward would otherwise loop or stop short. */
+function nextStart(zone: string, current: PageStart, page: ListResourceRecordSetsCommandOutput): PageStart {
+  if (page.NextRecordName === undefined) {
+    throw new Route53ReadError(zone, 'a truncated ListResourceRecordSets page named no NextRecordName');
+  }
+  const next: PageStart = { StartRecordName: page.NextRecordName };
+  if (page.NextRecordType !== undefined) next.StartRecordType = page.NextRecordType;
+  if (page.NextRecordIdentifier !== undefined) next.StartRecordIdentifier = page.NextRecordIdentifier;
+  if (
+    next.StartRecordName === current.StartRecordName &&
+    next.StartRecordType === current.StartRecordType &&
+    next.StartRecordIdentifier === current.StartRecordIdentifier
+  ) {
+    throw new Route53ReadError(zone, `ListResourceRecordSets pagination did not advance past ${page.NextRecordName}`);
+  }
+  return next;
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  return present.length > 1 ? AbortSignal.any(present) : present[0];
+}

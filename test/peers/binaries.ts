@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { PeerError } from './peer-error.ts';
+
+export const PEER_NAMES = ['etcd', 'kube-apiserver', 'helm', 'moto'] as const;
+export type PeerName = (typeof PEER_NAMES)[number];
+
+const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/peers/build.sh', import.meta.url));
+// build.sh names each output after the executable it made; moto's is its server entry point.
+const OUTPUT_KEY: Record<PeerName, string> = {
+  etcd: 'etcd',
+  'kube-apiserver': 'kube-apiserver',
+  helm: 'helm',
+  moto: 'moto_server',
+};
+const STDERR_TAIL_LINES = 30;
+
+export interface ResolveOptions {
+  /** Called with each stderr line of the build script (progress such as "[peers] building etcd ..."). */
+  onLog?: (line: string) => void;
+}
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function runBuildScript(
+  names: readonly PeerName[],
+  onLog: ((line: string) => void) | undefined,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [BUILD_SCRIPT, ...names], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      if (onLog === undefined) return;
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) onLog(line);
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (onLog !== undefined && pending !== '') onLog(pending);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Paths of the peers' executables, built and cached by scripts/peers/build.sh (which waits for a build another
+ * process holds the lock for). Throws a PeerError naming the first peer that could not be built.
+ */
+export async function resolvePeerBinaries<N extends PeerName>(
+  names: readonly N[],
+  options: ResolveOptions = {},
+): Promise<Record<N, string>> {
+  let result: Awaited<ReturnType<typeof runBuildScript>>;
+  try {
+    result = await runBuildScript(names, options.onLog);
+  } catch (error) {
+    throw new PeerError(names.join(', '), `could not run ${BUILD_SCRIPT}`, { cause: error });
+  }
+  const printed = new Map<string, string>();
+  for (const line of result.stdout.split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) printed.set(line.slice(0, at), line.slice(at + 1));
+  }
+  const paths = {} as Record<N, string>;
+  for (const name of names) {
+    const path = printed.get(OUTPUT_KEY[name]);
+    if (path === undefined) {
+      const how = result.code === 0 ? 'build.sh printed no path for it' : `build.sh exited with ${result.code}`;
+      const stderr = tail(result.stderr, STDERR_TAIL_LINES);
+      throw new PeerError(name, `could not be built (${how}); build.sh stderr:\n${stderr}`);
+    }
+    paths[name] = path;
+  }
+  return paths;
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * - `throttle`: HTTP 400 with Route53's `Throttling` error body, as AWS answers past its rate limit.
+ * - `server-error`: HTTP 503 with a Route53 `ServiceUnavailable` error body.
+ * - `slow`: waits `delayMs`, then forwards.
+ * - `reset`: destroys the connection without an answer.
+ */
+export type FaultKind = 'throttle' | 'server-error' | 'slow' | 'reset';
+
+export interface FaultOptions {
+  /** How many requests get this fault; without it, every request until `clear()`. */
+  times?: number;
+  /** For `slow`. */
+  delayMs?: number;
+}
+
+/** An HTTP proxy in front of moto that injects faults on demand. */
+export interface FaultProxy {
+  /** http://127.0.0.1:<port>, an SDK client's `endpoint`. */
+  readonly url: string;
+  /** Requests passed on to the target (a `slow` one counts once it is passed on). */
+  readonly forwarded: number;
+  /** Requests a fault applied to, `slow` ones included. */
+  readonly faulted: number;
+  faultedBy(kind: FaultKind): number;
+  /**
+   * Queues a fault for the next requests; queued faults apply in order, each to its `times` requests. A fault
+   * without `times` stays until `clear()`, so faults queued after it never apply.
+   */
+  inject(kind: FaultKind, options?: FaultOptions): void;
+  /** Drops every queued fault; later requests are forwarded untouched. */
+  clear(): void;
+  stop(): Promise<void>;
+}
+
+const ROUTE53_XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
+
+/** Route53's error document (restXml), as AWS sends it with a 4xx/5xx status. */
+function errorBody(type: 'Sender' | 'Receiver', code: string, message: string, requestId: string): string {
+  return (
+    `<?xml version="1.0"?>\n<ErrorResponse xmlns="${ROUTE53_XMLNS}"><Error><Type>${type}</Type>` +
+    `<Code>${code}</Code><Message>${message}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+  );
+}
+
+function answerWithError(res: ServerResponse, status: number, body: (requestId: string) => string): void {
+  const requestId = randomUUID();
+  res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+  res.end(body(requestId));
+}
+
+interface QueuedFault {
+  kind: FaultKind;
+  remaining: number;
+  delayMs: number;
+}
+
+export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
+  const target = new URL(targetUrl);
+  const queue: QueuedFault[] = [];
+  const counts: Record<FaultKind, number> = { throttle: 0, 'server-error': 0, slow: 0, reset: 0 };
+  const timers = new Set<NodeJS.Timeout>();
+  let forwarded = 0;
+
+  const takeFault = (): QueuedFault | undefined => {
+    const head = queue[0];
+    if (head === undefined) return undefined;
+    head.remaining--;
+    if (head.remaining === 0) queue.shift();
+    return head;
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    forwarded++;
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.once('error', () => res.destroy());
+    req.pipe(upstream);
+  };
+
+  const server = createServer((req, res) => {
+    const fault = takeFault();
+    if (fault === undefined) return forward(req, res);
+    counts[fault.kind]++;
+    switch (fault.kind) {
+      case 'throttle':
+        req.resume();
+        answerWithError(res, 400, (id) => errorBody('Sender', 'Throttling', 'Rate exceeded', id));
+        return;
+      case 'server-error':
+        req.resume();
+        answerWithError(res, 503, (id) => errorBody('Receiver', 'ServiceUnavailable', 'Service unavailable', id));
+        return;
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'slow': {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          forward(req, res);
+        }, fault.delayMs);
+        timers.add(timer);
+        return;
+      }
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get forwarded() {
+      return forwarded;
+    },
+    get faulted() {
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
+    faultedBy: (kind) => counts[kind],
+    inject(kind, options = {}) {
+      if (kind === 'slow' && options.delayMs === undefined) throw new Error('a slow fault needs delayMs');
+      if (options.times !== undefined && !(options.times >= 1)) {
+        throw new Error(`times must be at least 1, not ${options.times}`);
+      }
+      queue.push({ kind, remaining: options.times ?? Infinity, delayMs: options.delayMs ?? 0 });
+    },
+    clear() {
+      queue.length = 0;
+    },
+    async stop() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

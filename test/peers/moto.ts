@@ -1,0 +1,63 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolvePeerBinaries } from './binaries.ts';
+import { PeerError } from './peer-error.ts';
+import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady } from './peer-process.ts';
+import { freePort } from './ports.ts';
+
+const READY_TIMEOUT_MS = 60_000;
+const PROBE_TIMEOUT_MS = 2_000;
+
+/** moto's server mode: one endpoint for every AWS service, Route53 included. */
+export interface Moto {
+  /** http://127.0.0.1:<port>, for an SDK client's `endpoint`. */
+  readonly endpoint: string;
+  readonly logPath: string;
+  /** Drops every zone and record (POST /moto-api/reset). */
+  reset(): Promise<void>;
+  /** Kills the server and removes its temp dir; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export async function startMoto(): Promise<Moto> {
+  const { moto: motoServer } = await resolvePeerBinaries(['moto']);
+  const dir = await mkdtemp(join(tmpdir(), 'tsd-moto-'));
+  trackTempDir(dir);
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const proc = startPeerProcess({
+    peer: 'moto',
+    command: motoServer,
+    args: ['-H', '127.0.0.1', '-p', String(port)],
+    logPath: join(dir, 'moto.log'),
+  });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await proc.stop();
+    removeTempDir(dir);
+  };
+  try {
+    // Any HTTP answer means it serves; the dashboard path needs no signed request.
+    await waitUntilReady(
+      proc,
+      `answering at ${endpoint}`,
+      async () => (await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })).status > 0,
+      READY_TIMEOUT_MS,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    endpoint,
+    logPath: proc.logPath,
+    async reset() {
+      const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+      if (!response.ok) throw new PeerError('moto', `reset answered ${response.status}: ${await response.text()}`);
+    },
+    stop,
+  };
+}
