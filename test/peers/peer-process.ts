@@ -11,9 +11,12 @@ const PROBE_INTERVAL_MS = 100;
 export interface PeerProcess {
   readonly peer: string;
   readonly logPath: string;
+  readonly pid: number | undefined;
   /** Settles with the exit code (null when a signal ended it) once the process is gone. */
   readonly exited: Promise<number | null>;
   hasExited(): boolean;
+  /** Sends a signal without waiting, e.g. to test how the process handles it. */
+  kill(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL after a grace period; resolves once the process is gone. */
   stop(): Promise<void>;
   logTail(lines?: number): string;
@@ -116,12 +119,14 @@ export function startPeerProcess(options: {
   command: string;
   args: readonly string[];
   logPath: string;
+  /** The whole environment of the process; the test process's own when omitted. */
+  env?: NodeJS.ProcessEnv;
 }): PeerProcess {
-  const { peer, command, args, logPath } = options;
+  const { peer, command, args, logPath, env } = options;
   const fd = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { stdio: ['ignore', fd, fd] });
+    child = spawn(command, args, { stdio: ['ignore', fd, fd], ...(env ? { env } : {}) });
   } finally {
     closeSync(fd);
   }
@@ -145,8 +150,10 @@ export function startPeerProcess(options: {
   return {
     peer,
     logPath,
+    pid: child.pid,
     exited,
     hasExited: () => gone,
+    kill: (signal) => void child.kill(signal),
     logTail,
     async stop() {
       if (gone) return;

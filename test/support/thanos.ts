@@ -1,0 +1,62 @@
+import { ApiException, AppsV1Api, CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+
+export const THANOS_DEPLOYMENT = 'thanos-query';
+export const THANOS_CONFIGMAP = 'thanos-store-sd';
+export const SD_KEY = 'servicediscovery.yml';
+export const HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
+
+/** A Thanos Query Deployment as a chart would make it (no controller-manager runs, so it never gets pods). */
+export async function createThanosDeployment(kubeConfig: KubeConfig, namespace: string, name = THANOS_DEPLOYMENT): Promise<V1Deployment> {
+  const labels = { 'app.kubernetes.io/name': 'thanos-query' };
+  return kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name, labels },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: labels },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name: 'query',
+                image: 'quay.io/thanos/thanos:v0.39.2',
+                args: ['query', '--store.sd-files=/etc/thanos/sd/servicediscovery.yml'],
+                volumeMounts: [{ name: 'sd', mountPath: '/etc/thanos/sd' }],
+              },
+            ],
+            volumes: [{ name: 'sd', configMap: { name: THANOS_CONFIGMAP, optional: true } }],
+          },
+        },
+      },
+    },
+  });
+}
+
+async function orUndefinedOn404<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+export function readConfigMap(kubeConfig: KubeConfig, namespace: string, name = THANOS_CONFIGMAP): Promise<V1ConfigMap | undefined> {
+  return orUndefinedOn404(kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace, name }));
+}
+
+export function readDeployment(kubeConfig: KubeConfig, namespace: string, name = THANOS_DEPLOYMENT): Promise<V1Deployment | undefined> {
+  return orUndefinedOn404(kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace, name }));
+}
+
+export function templateHash(deployment: V1Deployment | undefined): string | undefined {
+  return deployment?.spec?.template?.metadata?.annotations?.[HASH_ANNOTATION];
+}
+
+/** The file_sd text the controller must write for these hosts on port 10901. */
+export function expectedFileSd(hosts: readonly string[]): string {
+  return `- targets:\n${[...hosts].sort().map((host) => `  - ${host}:10901\n`).join('')}`;
+}
