@@ -23,12 +23,16 @@ export function createSilentLogger(): Logger {
   return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
 }
 
-/** The message and the chain of causes of an error, for a log field. */
+/**
+ * The message and the chain of causes of an error, one line for a log field or an alert: only the first line of each
+ * message is kept (client-node's ApiException appends the response body and headers below it).
+ */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    parts.push(current instanceof Error ? current.message : String(current));
+    const message = current instanceof Error ? current.message : String(current);
+    parts.push(message.split('\n', 1)[0] ?? '');
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(': caused by: ');
