@@ -15,7 +15,8 @@ export interface ConfigMapWriteRequest {
   annotations: Record<string, string>;
 }
 
-export type ConfigMapWriteOutcome = 'created' | 'updated';
+/** `unchanged`: a re-read after a conflict found our content already there (our own earlier write, not yet cached). */
+export type ConfigMapWriteOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface ConfigMapWriter {
   write(request: ConfigMapWriteRequest): Promise<ConfigMapWriteOutcome>;
@@ -72,6 +73,7 @@ export function createConfigMapWriter(options: {
           }
           logger.info('ConfigMap changed under us, retrying', { configMap: resource, operation, status, attempt: retries + 1 });
           current = status === 404 ? undefined : await read();
+          if (current !== undefined && holdsOurContent(current, request)) return 'unchanged';
         }
       }
     },
@@ -90,6 +92,15 @@ function newConfigMap(namespace: string, name: string, request: ConfigMapWriteRe
     },
     data: { [request.key]: request.text },
   };
+}
+
+function holdsOurContent(current: V1ConfigMap, request: ConfigMapWriteRequest): boolean {
+  const annotations = current.metadata?.annotations ?? {};
+  return (
+    current.data?.[request.key] === request.text &&
+    current.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
+    Object.entries(request.annotations).every(([key, value]) => annotations[key] === value)
+  );
 }
 
 // Builds a new object rather than editing `current`, which may be the informer's cached copy.

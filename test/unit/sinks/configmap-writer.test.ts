@@ -102,6 +102,20 @@ describe('createConfigMapWriter', () => {
     expect(await writes()).toEqual({ create: 0, update: 1 });
   });
 
+  it('writes nothing more when the re-read after a 409 finds our content already there', async () => {
+    const { core, writer, writes } = setup();
+    const stale = core.put(theirs());
+    core.edit((object) => {
+      object.metadata = { ...object.metadata, labels: { [MANAGED_BY_LABEL]: 'thanos-store-discovery' }, annotations: { [HASH_ANNOTATION]: 'new-hash' } };
+      object.data = { [KEY]: TEXT };
+    });
+
+    await expect(writer.write(request(stale))).resolves.toBe('unchanged');
+
+    expect(core.calls.map((call) => call.method)).toEqual(['replace', 'read']);
+    expect(await writes()).toEqual({ create: 0, update: 0 });
+  });
+
   it('gives up with a KubernetesWriteError once the conflict retries are spent', async () => {
     const { core, writer, writes } = setup(2);
     const existing = core.put(theirs());
