@@ -122,26 +122,26 @@ export class Reconciler {
       if (config.dryRun) {
         logger.info('dry run: would write ConfigMap', { ...fields, action: action.kind, text: plan.text });
       } else {
+        const before = this.options.configMaps.get();
         const outcome = await this.options.writer.write({
-          existing: this.options.configMaps.get(),
+          existing: before,
           key: config.configMapKey,
           text: plan.text,
           annotations: { [ENDPOINTS_HASH_ANNOTATION]: plan.hash },
         });
         logger.info('ConfigMap written', { ...fields, outcome, reason: action.kind === 'update' ? action.reason : 'missing' });
-        await this.waitForCache(() => this.options.configMaps.get()?.data?.[config.configMapKey] === plan.text);
+        await this.waitForCache(() => this.options.configMaps.get() !== before);
       }
     }
 
     if (plan.restart.kind === 'patch') {
       if (config.dryRun) {
         logger.info('dry run: would patch the Deployment pod template', fields);
-      } else if ((await this.options.restarter.restart(plan)) === 'patched') {
-        logger.info('rolling restart triggered', fields);
-        await this.waitForCache(() => {
-          const deployment = this.options.deployments.get();
-          return deployment !== undefined && podTemplateHash(deployment) === plan.hash;
-        });
+      } else {
+        const before = this.options.deployments.get();
+        if ((await this.options.restarter.restart(plan)) === 'patched') {
+          await this.waitForCache(() => this.options.deployments.get() !== before);
+        }
       }
     } else if (plan.restart.reason === 'deployment missing' && plan.configMap.kind !== 'none') {
       logger.warn('Thanos Deployment not found: ConfigMap kept current, restart deferred until it exists', fields);
@@ -151,7 +151,11 @@ export class Reconciler {
     metrics.lastSuccessfulSync.setToCurrentTime();
   }
 
-  /** Writes reach the cache through the watch a moment later; waiting here keeps the next pass from repeating them. */
+  /**
+   * Writes reach the cache through the watch a moment later; waiting here keeps the next pass from repeating them.
+   * Any change of the cached object counts (the informer replaces it on every event): waiting for our exact content
+   * would sit out the whole timeout when someone else's change lands right after ours.
+   */
   private async waitForCache(caughtUp: () => boolean): Promise<void> {
     const deadline = Date.now() + (this.options.cacheCatchUpMs ?? 2_000);
     while (!caughtUp() && Date.now() < deadline) await sleep(20);
