@@ -1,13 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
-import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.ts';
-import { startMoto, type Moto } from '../peers/moto.ts';
-import { route53Fixture, type Route53Fixture } from '../peers/route53-fixture.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../peers/webhook-receiver.ts';
-import { controllerEnv, startController, type ControllerProcess } from '../support/controller-process.ts';
 import {
   createThanosDeployment,
   expectedFileSd,
@@ -18,7 +10,8 @@ import {
   THANOS_CONFIGMAP,
 } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
-import { aRecords, expectedHash, logTail, METRICS, waitForPolls, withControllerLog } from '../support/scenario.ts';
+import { aRecords, expectedHash, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
+import type { ControllerProcess } from '../support/controller-process.ts';
 
 // The shutdown the scenario asks for; the controller's own deadline (9 s) exits with 1 when it is missed.
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -26,64 +19,31 @@ const SHUTDOWN_LIMIT_MS = 10_000;
 const FAILING_RUN_TIMEOUT_MS = 60_000;
 
 describe('process lifecycle', () => {
-  let controlPlane: ControlPlane;
-  let moto: Moto;
-  let route53: Route53Fixture;
-  let proxy: FaultProxy;
-  let dir: string;
+  const suite = scenarioSuite('lifecycle');
   let receiver: WebhookReceiver | undefined;
-  let controller: ControllerProcess | undefined;
-  let controllers = 0;
-
-  beforeAll(async () => {
-    [controlPlane, moto] = await Promise.all([startControlPlane(), startMoto()]);
-    route53 = route53Fixture(moto.endpoint);
-    proxy = await startFaultProxy(moto.endpoint);
-    dir = await mkdtemp(join(tmpdir(), 'tsd-lifecycle-'));
-  });
 
   beforeEach(async () => {
     receiver = await startWebhookReceiver();
   });
 
   afterEach(async () => {
-    await controller?.stop();
-    controller = undefined;
-    proxy?.clear();
     await receiver?.stop();
     receiver = undefined;
   });
 
-  afterAll(async () => {
-    route53?.destroy();
-    await proxy?.stop();
-    await Promise.all([controlPlane?.stop(), moto?.stop()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
   /** A namespace with the Thanos Deployment and a zone holding `hosts`. */
   async function world(prefix: string, hosts: readonly string[]) {
-    const kubeConfig = controlPlane.kubeConfig();
-    const namespace = await controlPlane.createNamespace(prefix);
+    const kubeConfig = suite.peers.controlPlane.kubeConfig();
+    const namespace = await suite.peers.controlPlane.createNamespace(prefix);
     await createThanosDeployment(kubeConfig, namespace);
-    const zone = await route53.createPrivateZone(`${prefix}.internal.example.com`);
-    await route53.upsertRecords(zone, aRecords(hosts));
+    const zone = await suite.peers.route53.createPrivateZone(`${prefix}.internal.example.com`);
+    await suite.peers.route53.upsertRecords(zone, aRecords(hosts));
     return { kubeConfig, namespace, zone };
   }
 
   /** A controller reading Route53 through the fault proxy and alerting to this test's receiver. */
-  async function start(namespace: string, zones: readonly string[], extra?: Record<string, string | undefined>) {
-    const env = controllerEnv({
-      kubeconfigPath: controlPlane.kubeconfigPath,
-      namespace,
-      zones,
-      route53Endpoint: proxy.url,
-      hookUrl: receiver!.url,
-      extra,
-    });
-    const running = await startController(env, dir, `controller-${++controllers}`);
-    controller = running;
-    return running;
+  function start(namespace: string, zones: readonly string[], extra?: Record<string, string | undefined>) {
+    return suite.startController(namespace, zones, extra, { route53: 'proxy', hookUrl: receiver!.url });
   }
 
   async function olderToolConfigMap(kubeConfig: KubeConfig, namespace: string, hosts: readonly string[]) {
@@ -100,7 +60,7 @@ describe('process lifecycle', () => {
   }
 
   describe('RUN_ONCE=true', () => {
-    it('makes one pass, writes the ConfigMap and the annotation, and exits 0', withControllerLog(() => controller, async () => {
+    it('makes one pass, writes the ConfigMap and the annotation, and exits 0', suite.logged(async () => {
       const hosts = ['cluster-a-grpc.once.internal.example.com', 'cluster-b-grpc.once.internal.example.com'];
       const { kubeConfig, namespace, zone } = await world('once', hosts);
 
@@ -115,13 +75,13 @@ describe('process lifecycle', () => {
       expect(receiver!.posts).toHaveLength(0);
     }));
 
-    it('exits non-zero without touching the ConfigMap when Route53 cannot be read', withControllerLog(() => controller, async () => {
+    it('exits non-zero without touching the ConfigMap when Route53 cannot be read', suite.logged(async () => {
       const hosts = ['cluster-a-grpc.once-failing.internal.example.com', 'cluster-b-grpc.once-failing.internal.example.com'];
       const { kubeConfig, namespace, zone } = await world('once-failing', hosts);
       const created = await olderToolConfigMap(kubeConfig, namespace, hosts.slice(0, 1));
       const deployment = await readDeployment(kubeConfig, namespace);
 
-      proxy.inject('reset');
+      suite.peers.proxy.inject('reset');
       const running = await start(namespace, [zone], { RUN_ONCE: 'true' });
       const code = await Promise.race([
         running.exited,
@@ -134,7 +94,7 @@ describe('process lifecycle', () => {
       const configMap = await readConfigMap(kubeConfig, namespace);
       expect(configMap?.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
       expect((await readDeployment(kubeConfig, namespace))?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
-      expect(proxy.faultedBy('reset')).toBeGreaterThanOrEqual(6);
+      expect(suite.peers.proxy.faultedBy('reset')).toBeGreaterThanOrEqual(6);
       expect(receiver!.posts).toHaveLength(1);
       expect(receiver!.bodies[0]).toMatchObject({
         attachments: [{ fields: [{ title: expect.stringMatching(/Route53/) }, { title: 'Error Message', value: expect.stringContaining(zone) }] }],
@@ -143,11 +103,11 @@ describe('process lifecycle', () => {
     }), FAILING_RUN_TIMEOUT_MS + 30_000);
   });
 
-  it('exits 2 on a bad environment, printing every problem, writing nothing and sending the config alert', withControllerLog(() => controller, async () => {
+  it('exits 2 on a bad environment, printing every problem, writing nothing and sending the config alert', suite.logged(async () => {
     const hosts = ['cluster-a-grpc.bad-env.internal.example.com'];
     const { kubeConfig, namespace, zone } = await world('bad-env', hosts);
     const deployment = await readDeployment(kubeConfig, namespace);
-    const route53Requests = () => proxy.forwarded + proxy.faulted;
+    const route53Requests = () => suite.peers.proxy.forwarded + suite.peers.proxy.faulted;
     const requestsBefore = route53Requests();
 
     const running = await start(namespace, [zone], { THANOS_NAMESPACE: undefined, POLL_INTERVAL_SECONDS: 'abc', RESTART_MODE: 'bogus' });
@@ -171,7 +131,7 @@ describe('process lifecycle', () => {
   }));
 
   describe('SIGTERM', () => {
-    it('during a slow poll: exits 0 in time and leaves no half-written state', withControllerLog(() => controller, async () => {
+    it('during a slow poll: exits 0 in time and leaves no half-written state', suite.logged(async () => {
       const hosts = ['cluster-a-grpc.sigterm-busy.internal.example.com', 'cluster-b-grpc.sigterm-busy.internal.example.com'];
       const { kubeConfig, namespace, zone } = await world('sigterm-busy', hosts);
       const running = await start(namespace, [zone]);
@@ -185,11 +145,11 @@ describe('process lifecycle', () => {
       const before = await readConfigMap(kubeConfig, namespace);
 
       // Every read from now on is held back 5 s; the record is added so that a poll allowed to finish would write.
-      proxy.inject('slow', { delayMs: 5_000 });
+      suite.peers.proxy.inject('slow', { delayMs: 5_000 });
       const all = [...hosts, 'cluster-c-grpc.sigterm-busy.internal.example.com'];
-      await route53.upsertRecords(zone, aRecords(all));
-      const held = proxy.faultedBy('slow');
-      await waitFor(() => proxy.faultedBy('slow') > held, 'a poll in flight after the change', 10_000, logTail(running));
+      await suite.peers.route53.upsertRecords(zone, aRecords(all));
+      const held = suite.peers.proxy.faultedBy('slow');
+      await waitFor(() => suite.peers.proxy.faultedBy('slow') > held, 'a poll in flight after the change', 10_000, logTail(running));
 
       const { code, ms } = await running.terminate('SIGTERM');
       process.stderr.write(`MEASURE SIGTERM during a poll: exit ${code} after ${ms} ms\n`);
@@ -208,7 +168,7 @@ describe('process lifecycle', () => {
       }
     }));
 
-    it('when idle: exits 0 at once, not at the next poll', withControllerLog(() => controller, async () => {
+    it('when idle: exits 0 at once, not at the next poll', suite.logged(async () => {
       const hosts = ['cluster-a-grpc.sigterm-idle.internal.example.com'];
       const { kubeConfig, namespace, zone } = await world('sigterm-idle', hosts);
       const running = await start(namespace, [zone], { POLL_INTERVAL_SECONDS: '60' });

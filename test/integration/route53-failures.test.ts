@@ -1,14 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
-import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.ts';
-import { startMoto, type Moto } from '../peers/moto.ts';
-import { route53Fixture, type FixtureRecord, type Route53Fixture } from '../peers/route53-fixture.ts';
+import type { FixtureRecord } from '../peers/route53-fixture.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../peers/webhook-receiver.ts';
-import { controllerEnv, startController, type ControllerProcess } from '../support/controller-process.ts';
 import {
   createThanosDeployment,
   expectedFileSd,
@@ -19,7 +12,8 @@ import {
   THANOS_CONFIGMAP,
 } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
-import { aRecords, expectedHash, logTail, METRICS, waitForPolls, withControllerLog } from '../support/scenario.ts';
+import { aRecords, expectedHash, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
+import type { ControllerProcess } from '../support/controller-process.ts';
 
 const ALERTS = 'thanos_store_discovery_alerts_total';
 const EMPTY_SKIPS = 'thanos_store_discovery_empty_result_skips_total';
@@ -51,52 +45,21 @@ function missingZoneId(): string {
 }
 
 describe('Route53 failing', () => {
-  let controlPlane: ControlPlane;
-  let moto: Moto;
-  let route53: Route53Fixture;
-  let proxy: FaultProxy;
-  let dir: string;
+  const suite = scenarioSuite('r53-failures');
   let receiver: WebhookReceiver | undefined;
-  let controller: ControllerProcess | undefined;
-  let controllers = 0;
-
-  beforeAll(async () => {
-    [controlPlane, moto] = await Promise.all([startControlPlane(), startMoto()]);
-    route53 = route53Fixture(moto.endpoint);
-    proxy = await startFaultProxy(moto.endpoint);
-    dir = await mkdtemp(join(tmpdir(), 'tsd-r53-failures-'));
-  });
 
   beforeEach(async () => {
     receiver = await startWebhookReceiver();
   });
 
   afterEach(async () => {
-    await controller?.stop();
-    controller = undefined;
-    proxy?.clear();
     await receiver?.stop();
     receiver = undefined;
   });
 
-  afterAll(async () => {
-    route53?.destroy();
-    await proxy?.stop();
-    await Promise.all([controlPlane?.stop(), moto?.stop()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
   /** A controller reading Route53 through the fault proxy and alerting to this test's receiver. */
   async function startThroughProxy(namespace: string, zones: readonly string[], hook: WebhookReceiver) {
-    const env = controllerEnv({
-      kubeconfigPath: controlPlane.kubeconfigPath,
-      namespace,
-      zones,
-      route53Endpoint: proxy.url,
-      hookUrl: hook.url,
-    });
-    const running = await startController(env, dir, `controller-${++controllers}`);
-    controller = running;
+    const running = await suite.startController(namespace, zones, {}, { route53: 'proxy', hookUrl: hook.url });
     // Metrics are scraped from here on, and readiness may never come while Route53 fails.
     await running.waitForLog((line) => line.message === 'serving /metrics, /healthz and /readyz', 'the HTTP server');
     return running;
@@ -104,11 +67,11 @@ describe('Route53 failing', () => {
 
   /** A namespace with the Deployment and a zone with `hosts`, published and rolled once by a fresh controller. */
   async function converged(prefix: string, hosts: readonly string[], hook: WebhookReceiver, extraRecords: readonly FixtureRecord[] = []) {
-    const kubeConfig = controlPlane.kubeConfig();
-    const namespace = await controlPlane.createNamespace(prefix);
+    const kubeConfig = suite.peers.controlPlane.kubeConfig();
+    const namespace = await suite.peers.controlPlane.createNamespace(prefix);
     await createThanosDeployment(kubeConfig, namespace);
-    const zone = await route53.createPrivateZone(`${prefix}.internal.example.com`);
-    await route53.upsertRecords(zone, [...aRecords(hosts), ...extraRecords]);
+    const zone = await suite.peers.route53.createPrivateZone(`${prefix}.internal.example.com`);
+    await suite.peers.route53.upsertRecords(zone, [...aRecords(hosts), ...extraRecords]);
     const running = await startThroughProxy(namespace, [zone], hook);
     await waitFor(
       async () =>
@@ -134,15 +97,15 @@ describe('Route53 failing', () => {
     expect(output).not.toContain(new URL(hook.url).pathname);
   }
 
-  it('keeps the ConfigMap through an unreachable Route53, alerts once, and catches up when it is back', withControllerLog(() => controller, async () => {
+  it('keeps the ConfigMap through an unreachable Route53, alerts once, and catches up when it is back', suite.logged(async () => {
     const hook = receiver!;
     const hosts = ['cluster-a-grpc.unreachable.internal.example.com', 'cluster-b-grpc.unreachable.internal.example.com'];
     const { kubeConfig, namespace, zone, running, configMap, deployment } = await converged('unreachable', hosts, hook);
     expect(hook.posts).toHaveLength(0);
 
-    proxy.inject('reset');
+    suite.peers.proxy.inject('reset');
     const added = 'cluster-c-grpc.unreachable.internal.example.com';
-    await route53.upsertRecords(zone, aRecords([...hosts, added]));
+    await suite.peers.route53.upsertRecords(zone, aRecords([...hosts, added]));
     // Two failed polls with the same error: the second alert is the repeat that must be suppressed.
     await waitFor(
       async () => (await failedPolls(running)) >= 2 && (await running.metric(ALERTS, { outcome: 'suppressed' })) >= 1,
@@ -167,7 +130,7 @@ describe('Route53 failing', () => {
     expect(hook.bodies[0]).toStrictEqual(olderToolAlert(expect.stringMatching(/Route53/), expect.stringContaining(`Route53 zone ${zone}`)));
     expect(await running.metric(ALERTS, { outcome: 'sent' })).toBe(1);
 
-    proxy.clear();
+    suite.peers.proxy.clear();
     await waitFor(
       async () =>
         (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd([...hosts, added]) &&
@@ -181,17 +144,17 @@ describe('Route53 failing', () => {
     expectNoHookUrlIn(running, hook);
   }), 180_000);
 
-  it('retries a throttled request and publishes from the poll that recovered, without an alert', withControllerLog(() => controller, async () => {
+  it('retries a throttled request and publishes from the poll that recovered, without an alert', suite.logged(async () => {
     const hook = receiver!;
-    const kubeConfig = controlPlane.kubeConfig();
-    const namespace = await controlPlane.createNamespace('throttled');
+    const kubeConfig = suite.peers.controlPlane.kubeConfig();
+    const namespace = await suite.peers.controlPlane.createNamespace('throttled');
     await createThanosDeployment(kubeConfig, namespace);
-    const zone = await route53.createPrivateZone('throttled.internal.example.com');
+    const zone = await suite.peers.route53.createPrivateZone('throttled.internal.example.com');
     const hosts = ['cluster-a-grpc.throttled.internal.example.com', 'cluster-b-grpc.throttled.internal.example.com'];
-    await route53.upsertRecords(zone, aRecords(hosts));
+    await suite.peers.route53.upsertRecords(zone, aRecords(hosts));
 
     // The controller's very first requests are throttled, so its first successful poll is one that retried.
-    proxy.inject('throttle', { times: 3 });
+    suite.peers.proxy.inject('throttle', { times: 3 });
     const running = await startThroughProxy(namespace, [zone], hook);
     await waitFor(
       async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(hosts),
@@ -200,7 +163,7 @@ describe('Route53 failing', () => {
       logTail(running),
     );
 
-    expect(proxy.faultedBy('throttle')).toBe(3);
+    expect(suite.peers.proxy.faultedBy('throttle')).toBe(3);
     expect(await running.metric(METRICS.route53Requests, { zone, outcome: 'throttled' })).toBe(3);
     expect(await failedPolls(running)).toBe(0);
     const retries = running.logs().filter((line) => line.message === 'Route53 request failed, retrying');
@@ -213,13 +176,13 @@ describe('Route53 failing', () => {
     expect(await running.metric(ALERTS, { outcome: 'sent' })).toBe(0);
   }));
 
-  it('never publishes a partial set while one zone does not exist, and alerts once naming it', withControllerLog(() => controller, async () => {
+  it('never publishes a partial set while one zone does not exist, and alerts once naming it', suite.logged(async () => {
     const hook = receiver!;
-    const kubeConfig = controlPlane.kubeConfig();
-    const namespace = await controlPlane.createNamespace('no-zone');
+    const kubeConfig = suite.peers.controlPlane.kubeConfig();
+    const namespace = await suite.peers.controlPlane.createNamespace('no-zone');
     await createThanosDeployment(kubeConfig, namespace);
-    const zone = await route53.createPrivateZone('present.internal.example.com');
-    await route53.upsertRecords(zone, aRecords(['cluster-a-grpc.present.internal.example.com']));
+    const zone = await suite.peers.route53.createPrivateZone('present.internal.example.com');
+    await suite.peers.route53.upsertRecords(zone, aRecords(['cluster-a-grpc.present.internal.example.com']));
     const missing = missingZoneId();
     // The older tool's list, still naming a cluster the present zone no longer has.
     const published = expectedFileSd(['cluster-a-grpc.present.internal.example.com', 'cluster-old-grpc.gone.internal.example.com']);
@@ -281,14 +244,14 @@ describe('Route53 failing', () => {
       expectNoHookUrlIn(running, hook);
     }
 
-    it('keeps the list when every -grpc record is deleted after a first sync', withControllerLog(() => controller, async () => {
+    it('keeps the list when every -grpc record is deleted after a first sync', suite.logged(async () => {
       const hook = receiver!;
       const domain = 'emptied.internal.example.com';
       const hosts = [`cluster-a-grpc.${domain}`, `cluster-b-grpc.${domain}`];
       const { kubeConfig, namespace, zone, running, configMap, deployment } = await converged('emptied', hosts, hook, unrelated(domain));
       expect(await running.metric(EMPTY_SKIPS)).toBe(0);
 
-      await route53.deleteRecords(zone, aRecords(hosts));
+      await suite.peers.route53.deleteRecords(zone, aRecords(hosts));
       await expectEmptySkipped(running, hook);
 
       const after = await readConfigMap(kubeConfig, namespace);
@@ -298,14 +261,14 @@ describe('Route53 failing', () => {
       expect(await running.metric(METRICS.endpoints)).toBe(2);
     }));
 
-    it("keeps the older tool's list when the zone never had a matching record", withControllerLog(() => controller, async () => {
+    it("keeps the older tool's list when the zone never had a matching record", suite.logged(async () => {
       const hook = receiver!;
-      const kubeConfig = controlPlane.kubeConfig();
-      const namespace = await controlPlane.createNamespace('unrelated');
+      const kubeConfig = suite.peers.controlPlane.kubeConfig();
+      const namespace = await suite.peers.controlPlane.createNamespace('unrelated');
       await createThanosDeployment(kubeConfig, namespace);
       const domain = 'unrelated.internal.example.com';
-      const zone = await route53.createPrivateZone(domain);
-      await route53.upsertRecords(zone, unrelated(domain));
+      const zone = await suite.peers.route53.createPrivateZone(domain);
+      await suite.peers.route53.upsertRecords(zone, unrelated(domain));
       const published = '- targets:\n  - cluster-a-grpc.unrelated.internal.example.com.:10901\n';
       const created = await kubeConfig.makeApiClient(CoreV1Api).createNamespacedConfigMap({
         namespace,

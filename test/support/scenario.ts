@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { hashEndpoints, toEndpoints } from '../../src/controller/endpoints.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
+import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.ts';
 import { startMoto, type Moto } from '../peers/moto.ts';
 import { route53Fixture, type FixtureRecord, type Route53Fixture } from '../peers/route53-fixture.ts';
 import { controllerEnv, startController, type ControllerProcess } from './controller-process.ts';
@@ -28,11 +29,19 @@ type ExtraEnv = Record<string, string | undefined>;
 export interface Peers {
   readonly controlPlane: ControlPlane;
   readonly route53: Route53Fixture;
+  /** In front of moto; a controller reads through it when started with `{ route53: 'proxy' }`. */
+  readonly proxy: FaultProxy;
+}
+
+/** How a controller is wired: Route53 straight to moto or through the fault proxy, and where it alerts. */
+export interface Wiring {
+  route53?: 'direct' | 'proxy';
+  hookUrl?: string;
 }
 
 interface RunningPeers extends Peers {
   /** A controller for `namespace` and `zones`, logging to this file's temp dir; `extra` adds or overrides variables. */
-  startController(namespace: string, zones: readonly string[], extra?: ExtraEnv): Promise<ControllerProcess>;
+  startController(namespace: string, zones: readonly string[], extra?: ExtraEnv, wiring?: Wiring): Promise<ControllerProcess>;
   stop(): Promise<void>;
 }
 
@@ -60,7 +69,7 @@ export interface ScenarioSuite {
   /** A fresh namespace (with the Thanos Deployment unless `deployment: false`) and a fresh zone holding `records`. */
   prepare(options: PrepareOptions): Promise<Prepared>;
   /** Starts this test's controller, which is stopped after the test. */
-  startController(namespace: string, zones: readonly string[], extra?: ExtraEnv): Promise<ControllerProcess>;
+  startController(namespace: string, zones: readonly string[], extra?: ExtraEnv, wiring?: Wiring): Promise<ControllerProcess>;
   /** Wraps a test body so that any failure, a plain `expect` included, carries the log tail of this test's controller. */
   logged<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void>;
 }
@@ -79,6 +88,7 @@ export function scenarioSuite(name: string): ScenarioSuite {
   afterEach(async () => {
     await controller?.stop();
     controller = undefined;
+    peers?.proxy.clear();
   });
   afterAll(async () => {
     await peers?.stop();
@@ -96,8 +106,8 @@ export function scenarioSuite(name: string): ScenarioSuite {
       await route53.upsertRecords(zone, records);
       return { kubeConfig, namespace, zone, deployment: created };
     },
-    async startController(namespace, zones, extra) {
-      controller = await started().startController(namespace, zones, extra);
+    async startController(namespace, zones, extra, wiring) {
+      controller = await started().startController(namespace, zones, extra, wiring);
       return controller;
     },
     logged: (body) => withControllerLog(() => controller, body),
@@ -114,19 +124,29 @@ async function startPeers(name: string): Promise<RunningPeers> {
   const controlPlane: ControlPlane = plane.value;
   const moto: Moto = emulator.value;
   const route53 = route53Fixture(moto.endpoint);
+  const proxy = await startFaultProxy(moto.endpoint);
   const dir = await mkdtemp(join(tmpdir(), `tsd-${name}-`));
   let controllers = 0;
   return {
     controlPlane,
     route53,
-    startController: (namespace, zones, extra) =>
+    proxy,
+    startController: (namespace, zones, extra, wiring = {}) =>
       startController(
-        controllerEnv({ kubeconfigPath: controlPlane.kubeconfigPath, namespace, zones, route53Endpoint: moto.endpoint, extra }),
+        controllerEnv({
+          kubeconfigPath: controlPlane.kubeconfigPath,
+          namespace,
+          zones,
+          route53Endpoint: wiring.route53 === 'proxy' ? proxy.url : moto.endpoint,
+          ...(wiring.hookUrl === undefined ? {} : { hookUrl: wiring.hookUrl }),
+          extra,
+        }),
         dir,
         `controller-${++controllers}`,
       ),
     async stop() {
       route53.destroy();
+      await proxy.stop();
       await Promise.all([controlPlane.stop(), moto.stop()]);
       await rm(dir, { recursive: true, force: true });
     },
