@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 
 export const RESTART_MODES = ['annotation', 'none'] as const;
@@ -23,6 +24,8 @@ export interface Config {
   restartMode: RestartMode;
   outputFormat: OutputFormat;
   alertRepeatMs: number;
+  /** Undefined when leader election is off (one replica). */
+  leaderElection: { leaseName: string; identity: string } | undefined;
 }
 
 /** Every problem found in the environment at once, so one restart fixes them all. */
@@ -130,6 +133,15 @@ function parseListenAddress(reader: EnvReader): Config['listen'] {
   return { host: host === '' ? undefined : host, port };
 }
 
+function parseLeaderElection(reader: EnvReader, env: Env): Config['leaderElection'] {
+  if (!reader.boolean('LEADER_ELECTION')) return undefined;
+  return {
+    leaseName: reader.optional('LEADER_ELECTION_LEASE_NAME', 'thanos-store-discovery', DNS_SUBDOMAIN, 'a valid Lease name (DNS-1123 subdomain)'),
+    // The pod name (downward API) names the holder in `kubectl get lease`; the hostname is the same in a pod.
+    identity: reader.raw('POD_NAME') ?? env['HOSTNAME'] ?? hostname(),
+  };
+}
+
 /** Reads and validates every setting; throws ConfigError listing all problems. */
 export function loadConfig(env: Env): Config {
   const reader = new EnvReader(env);
@@ -151,6 +163,7 @@ export function loadConfig(env: Env): Config {
     restartMode: reader.oneOf('RESTART_MODE', RESTART_MODES, 'annotation'),
     outputFormat: reader.oneOf('OUTPUT_FORMAT', OUTPUT_FORMATS, 'file_sd'),
     alertRepeatMs: reader.integer('ALERT_REPEAT_SECONDS', 900, 0, 7 * 86_400) * 1000,
+    leaderElection: parseLeaderElection(reader, env),
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;

@@ -1,6 +1,7 @@
-import { AppsV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
+import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { Heartbeat, allOf, type CheckResult } from './health.ts';
@@ -101,6 +102,11 @@ async function main(): Promise<number> {
     return notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
   };
 
+  // Listening from the start, so a signal during start-up also ends in an orderly stop.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
   if (config.runOnce) {
     await informersStarted;
@@ -123,23 +129,48 @@ async function main(): Promise<number> {
     },
     logger,
   });
+  const elector = config.leaderElection
+    ? new LeaderElector({
+        coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+        namespace,
+        name: config.leaderElection.leaseName,
+        identity: config.leaderElection.identity,
+        logger,
+        metrics,
+      })
+    : undefined;
   const server = await startHttpServer({
     ...config.listen,
     registry: metrics.registry,
     healthz: () => heartbeat.check(),
     readyz: allOf([
       (): CheckResult => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' }),
-      (): CheckResult => (desired.get() ? { ok: true } : { ok: false, reason: 'no successful Route53 poll yet' }),
+      // A standby never polls; it is ready to take over once its caches are warm.
+      (): CheckResult =>
+        desired.get() || (elector && !elector.isLeader()) ? { ok: true } : { ok: false, reason: 'no successful Route53 poll yet' },
     ]),
   });
   logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
-  poller.start();
+
+  // Only the leader polls: without a desired set a standby's passes decide to wait, so it never writes.
+  const forever = new Promise<never>(() => {});
+  const leadership = async (): Promise<'leadership lost'> => {
+    if (!elector) {
+      metrics.leader.set(1);
+      poller.start();
+      return forever;
+    }
+    try {
+      await elector.acquire();
+    } catch {
+      return forever; // stopped by a signal before winning
+    }
+    poller.start();
+    return (await elector.holdUntilStopped()) === 'lost' ? 'leadership lost' : forever;
+  };
   await informersStarted;
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  const signal = await Promise.race([leadership(), signalled]);
   logger.info('shutting down', { signal });
   const deadline = setTimeout(() => {
     logger.error('shutdown did not finish in time, exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
@@ -149,9 +180,11 @@ async function main(): Promise<number> {
   // Order matters: no new polls, then let the pass in flight finish so no write is cut in half.
   await poller.stop();
   await queue.stop();
+  await elector?.stop();
   await Promise.all([configMaps.stop(), deployments.stop(), server.close()]);
   logger.info('stopped');
-  return EXIT.ok;
+  // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
+  return signal === 'leadership lost' ? EXIT.failed : EXIT.ok;
 }
 
 interface RunOnceParts {

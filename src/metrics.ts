@@ -64,6 +64,7 @@ export function createMetrics(registry: Registry = new Registry()) {
       help: 'Unix time of the last reconcile pass that left the ConfigMap equal to the Route53 records.',
       registers,
     }),
+    leader: new Gauge({ name: `${PREFIX}leader`, help: '1 while this replica holds the leader lease (or runs without leader election).', registers }),
     workQueueDepth: new Gauge({ name: `${PREFIX}workqueue_depth`, help: 'Reconcile requests waiting in the work queue.', registers }),
     workQueueRetries: new Counter({ name: `${PREFIX}workqueue_retries_total`, help: 'Reconcile passes retried after a failure.', registers }),
     informerEvents: new Counter({

@@ -241,6 +241,24 @@ describe('helm template with valid values', () => {
     expect(only<V1Deployment>(manifests, 'Deployment').spec?.template.spec?.serviceAccountName).toBe(account.metadata?.name);
   });
 
+  it('with leader election: several replicas, the pod name as identity, and only the named Lease besides', async () => {
+    const manifests = await render('--set', 'leaderElection.enabled=true', '--set', 'leaderElection.replicas=3');
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    expect(deployment.spec?.replicas).toBe(3);
+    expect(deployment.spec?.strategy).toBeUndefined();
+    const env = containerOf(deployment).env ?? [];
+    expect(env.find((e) => e.name === 'LEADER_ELECTION')?.value).toBe('true');
+    expect(env.find((e) => e.name === 'LEADER_ELECTION_LEASE_NAME')?.value).toBe('thanos-store-discovery');
+    expect(env.find((e) => e.name === 'POD_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    expect(canonicalRules(only<V1Role>(manifests, 'Role').rules)).toEqual(
+      canonicalRules([
+        ...LEAST_PRIVILEGE_RULES,
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['thanos-store-discovery'], verbs: ['get', 'update'] },
+      ]),
+    );
+  });
+
   it('puts the IRSA role annotation on the ServiceAccount', async () => {
     const roleArn = 'arn:aws:iam::123456789012:role/thanos-store-discovery';
     const account = only<V1ServiceAccount>(

@@ -68,7 +68,7 @@ export interface ScenarioSuite {
   readonly peers: Peers;
   /** A fresh namespace (with the Thanos Deployment unless `deployment: false`) and a fresh zone holding `records`. */
   prepare(options: PrepareOptions): Promise<Prepared>;
-  /** Starts this test's controller, which is stopped after the test. */
+  /** Starts a controller for this test (a test may start several); all are stopped after the test. */
   startController(namespace: string, zones: readonly string[], extra?: ExtraEnv, wiring?: Wiring): Promise<ControllerProcess>;
   /** Wraps a test body so that any failure, a plain `expect` included, carries the log tail of this test's controller. */
   logged<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void>;
@@ -77,7 +77,7 @@ export interface ScenarioSuite {
 /** Call inside a scenario file's `describe`: registers its hooks (peers once for the file, a controller per test). */
 export function scenarioSuite(name: string): ScenarioSuite {
   let peers: RunningPeers | undefined;
-  let controller: ControllerProcess | undefined;
+  let controllers: ControllerProcess[] = [];
   const started = (): RunningPeers => {
     if (peers === undefined) throw new Error('the peers start in beforeAll: use them inside a test');
     return peers;
@@ -86,8 +86,8 @@ export function scenarioSuite(name: string): ScenarioSuite {
     peers = await startPeers(name);
   });
   afterEach(async () => {
-    await controller?.stop();
-    controller = undefined;
+    await Promise.all(controllers.map((running) => running.stop()));
+    controllers = [];
     peers?.proxy.clear();
   });
   afterAll(async () => {
@@ -107,10 +107,11 @@ export function scenarioSuite(name: string): ScenarioSuite {
       return { kubeConfig, namespace, zone, deployment: created };
     },
     async startController(namespace, zones, extra, wiring) {
-      controller = await started().startController(namespace, zones, extra, wiring);
-      return controller;
+      const running = await started().startController(namespace, zones, extra, wiring);
+      controllers.push(running);
+      return running;
     },
-    logged: (body) => withControllerLog(() => controller, body),
+    logged: (body) => withControllerLog(() => controllers.at(-1), body),
   };
 }
 

@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Polls `condition` until true; on timeout throws naming `what`, with `context()` (e.g. a log tail) appended. */
+/**
+ * Polls `condition` until true. A condition that throws counts as "not yet" (a server still starting refuses
+ * connections); on timeout the error names `what`, the last such failure, and `context()` (e.g. a log tail).
+ */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   what: string,
@@ -8,9 +11,16 @@ export async function waitFor(
   context?: () => string,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
+  let lastFailure: unknown;
+  for (;;) {
+    try {
+      if (await condition()) return;
+    } catch (error) {
+      lastFailure = error;
+    }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${context ? `\n${context()}` : ''}`);
+      const failure = lastFailure === undefined ? '' : ` (last check failed: ${String((lastFailure as Error)?.message ?? lastFailure)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${failure}${context ? `\n${context()}` : ''}`);
     }
     await sleep(50);
   }

@@ -84,6 +84,21 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...REQUIRED, LISTEN_ADDRESS: value }).listen).toEqual(listen);
   });
 
+  it('reads leader election, naming the holder after the pod', () => {
+    expect(loadConfig({ ...REQUIRED, LEADER_ELECTION: 'true', POD_NAME: 'tsd-7c9f-x2' }).leaderElection).toEqual({
+      leaseName: 'thanos-store-discovery',
+      identity: 'tsd-7c9f-x2',
+    });
+    expect(loadConfig({ ...REQUIRED, LEADER_ELECTION: 'true', LEADER_ELECTION_LEASE_NAME: 'sd-leader', HOSTNAME: 'pod-a' }).leaderElection).toEqual({
+      leaseName: 'sd-leader',
+      identity: 'pod-a',
+    });
+    expect(loadConfig({ ...REQUIRED, LEADER_ELECTION_LEASE_NAME: 'ignored' }).leaderElection).toBeUndefined();
+    expect(problemsOf({ ...REQUIRED, LEADER_ELECTION: 'true', LEADER_ELECTION_LEASE_NAME: 'Bad_Name' })).toEqual([
+      'LEADER_ELECTION_LEASE_NAME="Bad_Name" is not a valid Lease name (DNS-1123 subdomain)',
+    ]);
+  });
+
   it('lists every problem at once', () => {
     expect(problemsOf({ THANOS_NAMESPACE: '  ', THANOS_DEPLOYMENT_NAME: 'Thanos_Query', POLL_INTERVAL_SECONDS: 'soon', STORE_PORT: '99999' })).toEqual([
       'PRIVATE_HOSTED_ZONE_ID is required but missing or empty',
