@@ -19,7 +19,8 @@ export interface RunningHttpServer {
 /** `/metrics` for Prometheus, `/healthz` and `/readyz` for the kubelet; nothing else. */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    // Split rather than `new URL`: a malformed request line must get a 404, not throw in the listener and kill us.
+    const path = (request.url ?? '/').split('?', 1)[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

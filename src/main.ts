@@ -30,6 +30,8 @@ async function main(): Promise<number> {
     return EXIT.badConfig;
   }
   const logger = createLogger(config.logLevel);
+  // A library promise nobody awaits must not kill the process mid-pass; it is a bug to log, not a reason to die.
+  process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: describeError(reason) }));
   const metrics = createMetrics();
   metrics.collectDefaults();
   const notifier = createMattermostNotifier({ url: config.alertsHook, metrics, logger, repeatIntervalMs: config.alertRepeatMs });
@@ -53,7 +55,8 @@ async function main(): Promise<number> {
   const { namespace } = config;
 
   const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
-  const onChange = () => queue.add();
+  // A run-once pass is driven by runOnce alone: informer events must not start a second, concurrent pass.
+  const onChange = config.runOnce ? () => {} : () => queue.add();
   const configMaps = new SingleObjectInformer<V1ConfigMap>({
     resource: 'configmap',
     namespace,
@@ -102,16 +105,16 @@ async function main(): Promise<number> {
     return notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
   };
 
-  // Listening from the start, so a signal during start-up also ends in an orderly stop.
+  const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
+  if (config.runOnce) {
+    await informersStarted;
+    return runOnce({ read: () => reader.read(), desired, reconciler, synced: () => configMaps.hasSynced() && deployments.hasSynced(), logger, notifier, reportPollError, stop: () => Promise.all([configMaps.stop(), deployments.stop()]) });
+  }
+  // Listening from here on, so a signal during start-up also ends in an orderly stop.
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
-  if (config.runOnce) {
-    await informersStarted;
-    return runOnce({ read: () => reader.read(), desired, reconciler, synced: () => configMaps.hasSynced() && deployments.hasSynced(), logger, reportPollError, stop: () => Promise.all([configMaps.stop(), deployments.stop()]) });
-  }
 
   // A poll may spend its whole retry budget (about a minute) before it reports; beyond that the loop is wedged.
   const heartbeat = new Heartbeat(3 * config.pollIntervalMs + 120_000);
@@ -142,7 +145,8 @@ async function main(): Promise<number> {
   const server = await startHttpServer({
     ...config.listen,
     registry: metrics.registry,
-    healthz: () => heartbeat.check(),
+    // A standby never polls, so the poll heartbeat says nothing about it.
+    healthz: () => (elector && !elector.isLeader() ? { ok: true } : heartbeat.check()),
     readyz: allOf([
       (): CheckResult => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' }),
       // A standby never polls; it is ready to take over once its caches are warm.
@@ -165,6 +169,7 @@ async function main(): Promise<number> {
     } catch {
       return forever; // stopped by a signal before winning
     }
+    heartbeat.beat();
     poller.start();
     return (await elector.holdUntilStopped()) === 'lost' ? 'leadership lost' : forever;
   };
@@ -193,6 +198,7 @@ interface RunOnceParts {
   reconciler: Reconciler;
   synced: () => boolean;
   logger: Logger;
+  notifier: Notifier;
   reportPollError: (error: unknown) => Promise<void>;
   stop: () => Promise<unknown>;
 }
@@ -202,7 +208,9 @@ async function runOnce(parts: RunOnceParts): Promise<number> {
   const { logger } = parts;
   try {
     if (!parts.synced()) {
-      logger.error('cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed');
+      const message = 'cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed';
+      logger.error(message);
+      await parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
       return EXIT.failed;
     }
     try {

@@ -51,7 +51,7 @@ export class SingleObjectInformer<T extends KubernetesObject> {
   /** Resolves after the first attempt to list and watch, successful or not (a failure schedules a retry). */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.rebuild('start');
+    await this.rebuild('start').catch((error: unknown) => this.onError(error, this.generation));
   }
 
   async stop(): Promise<void> {
@@ -94,6 +94,11 @@ export class SingleObjectInformer<T extends KubernetesObject> {
     this.scheduleResync();
   }
 
+  /** client-node's watch can throw before it reports (e.g. a credential that fails to load): treat it as an error. */
+  private rebuildOrRetry(why: 'restart' | 'resync'): void {
+    this.rebuild(why).catch((error: unknown) => this.onError(error, this.generation));
+  }
+
   private onError(error: unknown, generation: number): void {
     if (this.stopped || generation !== this.generation) return;
     this.failures += 1;
@@ -107,13 +112,13 @@ export class SingleObjectInformer<T extends KubernetesObject> {
       retryInMs: delayMs,
     });
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.rebuild('restart'), delayMs);
+    this.timer = setTimeout(() => this.rebuildOrRetry('restart'), delayMs);
   }
 
   private scheduleResync(): void {
     const resyncMs = this.options.resyncMs ?? 5 * 60_000;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.rebuild('resync'), resyncMs * (0.9 + Math.random() * 0.2));
+    this.timer = setTimeout(() => this.rebuildOrRetry('resync'), resyncMs * (0.9 + Math.random() * 0.2));
     this.timer.unref();
   }
 

@@ -8,7 +8,7 @@ import { apiStatusCode } from '../sinks/errors.ts';
 export interface LeaseTimings {
   /** How long a lease holds without renewal; a standby takes over only after it expired. */
   leaseDurationMs: number;
-  /** A leader that could not renew for this long steps down, before anyone else may take over. */
+  /** A leader that could not renew for this long steps down, well before anyone else may take over. */
   renewDeadlineMs: number;
   retryPeriodMs: number;
 }
@@ -17,17 +17,21 @@ export const DEFAULT_LEASE_TIMINGS: LeaseTimings = { leaseDurationMs: 15_000, re
 
 export type LeaseDecision = { kind: 'take'; transition: boolean } | { kind: 'renew' } | { kind: 'wait'; holder: string };
 
-/** Pure: may `identity` hold the lease at `now`? Expiry is judged on the renew time the lease carries. */
-export function decideLease(lease: V1Lease | undefined, identity: string, now: number): LeaseDecision {
+/**
+ * Pure: may `identity` hold the lease? Expiry is judged, as client-go does, by how long this candidate has seen the
+ * same lease record unchanged (`unchangedForMs`, on its own monotonic clock), never by comparing the holder's
+ * renewTime with the local wall clock: clock skew between nodes must not make two leaders.
+ */
+export function decideLease(lease: V1Lease | undefined, identity: string, unchangedForMs: number): LeaseDecision {
   const holder = lease?.spec?.holderIdentity ?? '';
   if (holder === identity) return { kind: 'renew' };
   if (holder === '') return { kind: 'take', transition: lease !== undefined };
-  const renewed = lease?.spec?.renewTime?.getTime() ?? 0;
   const durationMs = (lease?.spec?.leaseDurationSeconds ?? 0) * 1000;
-  return renewed + durationMs < now ? { kind: 'take', transition: true } : { kind: 'wait', holder };
+  return unchangedForMs > durationMs ? { kind: 'take', transition: true } : { kind: 'wait', holder };
 }
 
 type LeaseApi = Pick<CoordinationV1Api, 'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'>;
+type Attempt = 'held' | 'taken by another' | 'failed';
 
 export interface LeaderElectorOptions {
   coordination: LeaseApi;
@@ -37,81 +41,120 @@ export interface LeaderElectorOptions {
   timings?: LeaseTimings;
   logger: Logger;
   metrics: Metrics;
-  now?: () => number;
+  /** A monotonic clock in ms; tests drive it. */
+  monotonicNow?: () => number;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** Resolves with `promise`'s value, or TIMED_OUT after `ms`: a hung API call must not outlive a deadline. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, ms));
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
  * A coordination.k8s.io Lease held by one replica at a time, as client-go's leader election does: acquire when free
- * or expired, renew every retry period, and report the loss when renewals fail past the renew deadline. Writes
- * carry the resourceVersion read, so two candidates never both win.
+ * or expired, renew every retry period, and step down as soon as another holder shows up or renewals have not
+ * succeeded for the renew deadline, hung requests included. Writes carry the resourceVersion read, so two
+ * candidates never both win one round.
  */
 export class LeaderElector {
-  private readonly options: LeaderElectorOptions & { timings: LeaseTimings; now: () => number };
+  private readonly options: LeaderElectorOptions & { timings: LeaseTimings; monotonicNow: () => number };
   private readonly stopping = new AbortController();
   private leading = false;
+  private attempt: Promise<Attempt> | undefined;
+  /** Our last write to the lease succeeded: we hold it, whether or not we act as leader yet. */
+  private holding = false;
+  private observed: { record: string; since: number } | undefined;
 
   constructor(options: LeaderElectorOptions) {
-    this.options = { timings: DEFAULT_LEASE_TIMINGS, now: Date.now, ...options };
+    this.options = { timings: DEFAULT_LEASE_TIMINGS, monotonicNow: () => performance.now(), ...options };
   }
 
   isLeader(): boolean {
     return this.leading;
   }
 
-  /** Resolves once this replica holds the lease; rejects with the abort reason if `stop()` came first. */
+  /** Resolves once this replica holds the lease; rejects if `stop()` came first. */
   async acquire(): Promise<void> {
     const { logger, identity, timings } = this.options;
     let lastHolder: string | undefined;
-    while (!(await this.tryOnce())) {
-      const holder = (await this.readLease().catch(() => undefined))?.spec?.holderIdentity;
+    for (;;) {
+      const result = await this.tryOnce(timings.leaseDurationMs);
+      if (this.stopping.signal.aborted) throw new Error('leader election stopped');
+      if (result === 'held') break;
+      const holder = this.observed?.record.split('\u0000', 1)[0];
       if (holder !== lastHolder) logger.info('waiting for leadership', { identity, leader: holder });
       lastHolder = holder;
       await sleep(timings.retryPeriodMs, undefined, { signal: this.stopping.signal });
     }
-    this.leading = true;
-    this.options.metrics.leader.set(1);
+    this.setLeading(true);
     logger.info('became leader', { identity, lease: `${this.options.namespace}/${this.options.name}` });
   }
 
-  /** Renews until stopped, or until renewals failed for the renew deadline: then leadership is lost. */
+  /** Renews until stopped, or until leadership is lost: another holder, or no successful renewal for the deadline. */
   async holdUntilStopped(): Promise<'stopped' | 'lost'> {
-    const { timings, logger } = this.options;
-    let lastRenewal = this.options.now();
-    while (!this.stopping.signal.aborted) {
+    const { timings, logger, monotonicNow } = this.options;
+    let lastRenewal = monotonicNow();
+    for (;;) {
       try {
         await sleep(timings.retryPeriodMs, undefined, { signal: this.stopping.signal });
       } catch {
         return 'stopped';
       }
-      if (await this.tryOnce()) {
-        lastRenewal = this.options.now();
-      } else if (this.options.now() - lastRenewal > timings.renewDeadlineMs) {
-        this.leading = false;
-        this.options.metrics.leader.set(0);
-        logger.error('lost leadership: could not renew the lease in time', { renewDeadlineMs: timings.renewDeadlineMs });
+      const left = timings.renewDeadlineMs - (monotonicNow() - lastRenewal);
+      const result = await this.tryOnce(left);
+      if (this.stopping.signal.aborted) return 'stopped';
+      if (result === 'held') {
+        lastRenewal = monotonicNow();
+        continue;
+      }
+      if (result === 'taken by another' || monotonicNow() - lastRenewal >= timings.renewDeadlineMs) {
+        this.setLeading(false);
+        logger.error('lost leadership', { reason: result === 'failed' ? 'could not renew the lease in time' : result });
         return 'lost';
       }
     }
-    return 'stopped';
   }
 
   /** Stops campaigning; a leader hands the lease back at once so a standby need not wait for it to expire. */
   async stop(): Promise<void> {
     this.stopping.abort(new Error('leader election stopped'));
-    if (!this.leading) return;
-    this.leading = false;
-    this.options.metrics.leader.set(0);
+    // An acquire in flight may still win: wait for it, so a lease won in the last moment is handed back too.
+    await this.attempt;
+    this.setLeading(false);
+    if (!this.holding) return;
+    const released = await within(this.release(), this.options.timings.retryPeriodMs);
+    if (released === TIMED_OUT) this.options.logger.warn('could not release the lease in time; it will expire');
+  }
+
+  private setLeading(leading: boolean): void {
+    this.leading = leading;
+    this.options.metrics.leader.set(leading ? 1 : 0);
+  }
+
+  private async release(): Promise<void> {
+    const { coordination, namespace, name, identity, logger } = this.options;
     try {
       const lease = await this.readLease();
-      if (lease?.spec?.holderIdentity !== this.options.identity) return;
-      await this.options.coordination.replaceNamespacedLease({
-        namespace: this.options.namespace,
-        name: this.options.name,
+      if (lease?.spec?.holderIdentity !== identity) return;
+      await coordination.replaceNamespacedLease({
+        namespace,
+        name,
         body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
       });
-      this.options.logger.info('released the lease', { identity: this.options.identity });
+      logger.info('released the lease', { identity });
     } catch (error) {
-      this.options.logger.warn('could not release the lease; it will expire', { error: describeError(error) });
+      logger.warn('could not release the lease; it will expire', { error: describeError(error) });
     }
   }
 
@@ -124,24 +167,30 @@ export class LeaderElector {
     }
   }
 
-  /** One acquire-or-renew attempt; false when another holds the lease, someone wrote first, or the API failed. */
-  private async tryOnce(): Promise<boolean> {
-    const { coordination, namespace, name, identity, timings, logger } = this.options;
+  /** One acquire-or-renew attempt, given up (as failed) after `budgetMs`. */
+  private async tryOnce(budgetMs: number): Promise<Attempt> {
+    this.attempt = within(this.readAndWrite(), budgetMs).then((result) => {
+      const attempt = result === TIMED_OUT ? 'failed' : result;
+      this.holding = attempt === 'held';
+      return attempt;
+    });
+    return this.attempt;
+  }
+
+  private async readAndWrite(): Promise<Attempt> {
+    const { coordination, namespace, name, identity, timings, logger, monotonicNow } = this.options;
     try {
       const lease = await this.readLease();
-      const now = this.options.now();
-      const decision = decideLease(lease, identity, now);
-      if (decision.kind === 'wait') return false;
+      const decision = decideLease(lease, identity, this.unchangedFor(lease));
+      if (decision.kind === 'wait') return 'taken by another';
+      const now = new V1MicroTime(Date.now());
       const spec = {
         ...lease?.spec,
         holderIdentity: identity,
         leaseDurationSeconds: Math.ceil(timings.leaseDurationMs / 1000),
-        renewTime: new V1MicroTime(now),
+        renewTime: now,
         ...(decision.kind === 'take'
-          ? {
-              acquireTime: new V1MicroTime(now),
-              leaseTransitions: (lease?.spec?.leaseTransitions ?? 0) + (decision.transition ? 1 : 0),
-            }
+          ? { acquireTime: now, leaseTransitions: (lease?.spec?.leaseTransitions ?? 0) + (decision.transition ? 1 : 0) }
           : {}),
       };
       if (lease === undefined) {
@@ -149,11 +198,21 @@ export class LeaderElector {
       } else {
         await coordination.replaceNamespacedLease({ namespace, name, body: { ...lease, spec } });
       }
-      return true;
+      this.observed = { record: `${identity}\u0000written`, since: monotonicNow() };
+      return 'held';
     } catch (error) {
       // 409: another candidate wrote between our read and write; it won this round.
-      if (apiStatusCode(error) !== 409) logger.warn('lease update failed', { identity, error: describeError(error) });
-      return false;
+      if (apiStatusCode(error) === 409) return 'taken by another';
+      logger.warn('lease update failed', { identity, error: describeError(error) });
+      return 'failed';
     }
+  }
+
+  /** How long the lease has looked exactly like this to us; a new holder or renewal restarts the count. */
+  private unchangedFor(lease: V1Lease | undefined): number {
+    const now = this.options.monotonicNow();
+    const record = `${lease?.spec?.holderIdentity ?? ''}\u0000${lease?.metadata?.resourceVersion ?? ''}`;
+    if (this.observed?.record !== record) this.observed = { record, since: now };
+    return now - this.observed.since;
   }
 }

@@ -111,6 +111,11 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
       const page = await readPage(zone, start, signal);
       pages++;
       const recordSets = page.ResourceRecordSets ?? [];
+      // Every hosted zone has SOA and NS records: an empty first page is a broken answer, not an empty zone, and
+      // taking it as one would silently drop this zone's endpoints while the other zones keep the set non-empty.
+      if (pages === 1 && recordSets.length === 0) {
+        throw new Route53ReadError(zone, 'ListResourceRecordSets returned no record sets, not even SOA and NS');
+      }
       records += recordSets.length;
       for (const host of selectEndpointHosts(recordSets, suffix, onSkip)) hosts.add(host);
       if (!page.IsTruncated) break;

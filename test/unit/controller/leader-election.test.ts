@@ -5,23 +5,28 @@ import { createMetrics } from '../../../src/metrics.ts';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 
-function lease(holder: string | undefined, renewedSecondsAgo: number, durationSeconds = 15): V1Lease {
+function lease(holder: string | undefined, durationSeconds = 15): V1Lease {
   return {
     metadata: { name: 'tsd', resourceVersion: '1' },
-    spec: { holderIdentity: holder, renewTime: new V1MicroTime(NOW - renewedSecondsAgo * 1000), leaseDurationSeconds: durationSeconds },
+    spec: { holderIdentity: holder, renewTime: new V1MicroTime(NOW), leaseDurationSeconds: durationSeconds },
   };
 }
 
 describe('decideLease', () => {
   it.each([
-    { name: 'no lease yet', lease: undefined, expected: { kind: 'take', transition: false } },
-    { name: 'a released lease', lease: lease('', 1), expected: { kind: 'take', transition: true } },
-    { name: 'our own lease', lease: lease('me', 100), expected: { kind: 'renew' } },
-    { name: 'a live lease of another', lease: lease('other', 5), expected: { kind: 'wait', holder: 'other' } },
-    { name: 'a lease of another renewed exactly at expiry', lease: lease('other', 15), expected: { kind: 'wait', holder: 'other' } },
-    { name: 'an expired lease of another', lease: lease('other', 16), expected: { kind: 'take', transition: true } },
-  ])('$name', ({ lease: current, expected }) => {
-    expect(decideLease(current, 'me', NOW)).toEqual(expected);
+    { name: 'no lease yet', lease: undefined, unchangedForMs: 0, expected: { kind: 'take', transition: false } },
+    { name: 'a released lease', lease: lease(''), unchangedForMs: 0, expected: { kind: 'take', transition: true } },
+    { name: 'our own lease', lease: lease('me'), unchangedForMs: 100_000, expected: { kind: 'renew' } },
+    { name: 'a lease of another, just seen', lease: lease('other'), unchangedForMs: 0, expected: { kind: 'wait', holder: 'other' } },
+    { name: 'a lease of another, unchanged exactly its duration', lease: lease('other'), unchangedForMs: 15_000, expected: { kind: 'wait', holder: 'other' } },
+    { name: 'a lease of another, unchanged past its duration', lease: lease('other'), unchangedForMs: 15_001, expected: { kind: 'take', transition: true } },
+  ])('$name', ({ lease: current, unchangedForMs, expected }) => {
+    expect(decideLease(current, 'me', unchangedForMs)).toEqual(expected);
+  });
+
+  it('ignores the renewTime the holder wrote, so a skewed clock cannot expire a live lease', () => {
+    const renewedLongAgoByItsClock = { ...lease('other'), spec: { ...lease('other').spec, renewTime: new V1MicroTime(0) } };
+    expect(decideLease(renewedLongAgoByItsClock, 'me', 0)).toEqual({ kind: 'wait', holder: 'other' });
   });
 });
 
@@ -29,9 +34,11 @@ describe('decideLease', () => {
 class FakeLeaseApi {
   stored: V1Lease | undefined;
   failing = false;
+  hanging = false;
   private version = 0;
 
   async readNamespacedLease(): Promise<V1Lease> {
+    if (this.hanging) return new Promise(() => {});
     if (this.failing) throw new ApiException(503, 'unavailable', {}, {});
     if (!this.stored) throw new ApiException(404, 'not found', {}, {});
     return structuredClone(this.stored);
@@ -51,7 +58,7 @@ class FakeLeaseApi {
   }
 }
 
-function elector(api: FakeLeaseApi, identity: string, clock: { now: number }) {
+function elector(api: FakeLeaseApi, identity: string, clock?: { now: number }) {
   return new LeaderElector({
     coordination: api as never,
     namespace: 'monitoring',
@@ -60,7 +67,7 @@ function elector(api: FakeLeaseApi, identity: string, clock: { now: number }) {
     timings: { leaseDurationMs: 300, renewDeadlineMs: 150, retryPeriodMs: 10 },
     logger: createSilentLogger(),
     metrics: createMetrics(),
-    now: () => clock.now,
+    ...(clock ? { monotonicNow: () => clock.now } : {}),
   });
 }
 
@@ -98,29 +105,68 @@ describe('LeaderElector', () => {
     await second.stop();
   });
 
-  it('takes over an expired lease of a vanished leader', async () => {
+  it('takes over a lease of a vanished leader once it has stayed unchanged past its duration', async () => {
     const api = new FakeLeaseApi();
-    const clock = { now: NOW };
+    const clock = { now: 0 };
     await elector(api, 'gone', clock).acquire();
+    const next = elector(api, 'b', clock);
+    let won = false;
+    const campaign = next.acquire().then(() => (won = true));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(won).toBe(false);
     // A Lease counts whole seconds: the 300 ms lease is written as 1 s.
     clock.now += 1_001;
-    const next = elector(api, 'b', clock);
-    await next.acquire();
+    await campaign;
     expect(api.stored?.spec?.holderIdentity).toBe('b');
     await next.stop();
   });
 
-  it('reports leadership lost once renewals fail past the renew deadline', async () => {
+  it('steps down once renewals fail past the renew deadline', async () => {
     const api = new FakeLeaseApi();
-    const clock = { now: NOW };
-    const leader = elector(api, 'a', clock);
+    const leader = elector(api, 'a');
     await leader.acquire();
     api.failing = true;
-    const held = leader.holdUntilStopped();
-    const ticker = setInterval(() => (clock.now += 50), 10);
-    await expect(held).resolves.toBe('lost');
-    clearInterval(ticker);
+    await expect(leader.holdUntilStopped()).resolves.toBe('lost');
     expect(leader.isLeader()).toBe(false);
+  });
+
+  it('steps down within the renew deadline even when a renewal request hangs', async () => {
+    const api = new FakeLeaseApi();
+    const leader = elector(api, 'a');
+    await leader.acquire();
+    api.hanging = true;
+    const started = performance.now();
+    await expect(leader.holdUntilStopped()).resolves.toBe('lost');
+    // Deadline 150 ms plus one retry period: it must not wait for the hung request.
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(leader.isLeader()).toBe(false);
+  });
+
+  it('steps down at once when another replica holds the lease', async () => {
+    const api = new FakeLeaseApi();
+    const leader = elector(api, 'a');
+    await leader.acquire();
+    api.stored = { ...api.stored!, spec: { ...api.stored!.spec, holderIdentity: 'usurper' } };
+    await expect(leader.holdUntilStopped()).resolves.toBe('lost');
+  });
+
+  it('hands back a lease won by an attempt that was in flight when stop() came', async () => {
+    const api = new FakeLeaseApi();
+    let releaseRead: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (releaseRead = resolve));
+    const read = api.readNamespacedLease.bind(api);
+    api.readNamespacedLease = async () => {
+      await gate;
+      return read();
+    };
+    const candidate = elector(api, 'late');
+    const campaign = candidate.acquire().catch(() => 'stopped');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const stopped = candidate.stop();
+    releaseRead();
+    await stopped;
+    expect(await campaign).toBe('stopped');
+    expect(api.stored?.spec?.holderIdentity).toBe('');
   });
 
   it('resolves as stopped when stopped while leading', async () => {

@@ -47,6 +47,9 @@ async function readError(promise: Promise<unknown>): Promise<Route53ReadError> {
   return error as Route53ReadError;
 }
 
+// Every real zone starts with its apex SOA and NS records.
+const APEX_SOA = record('x.', 'SOA');
+
 describe('pagination', () => {
   it('starts at the beginning of the zone and passes NextRecordName/Type/Identifier through exactly', async () => {
     const { reader, requests } = readerFor({
@@ -80,10 +83,10 @@ describe('pagination', () => {
         { ResourceRecordSets: [record('b-grpc.x.', 'AAAA')], IsTruncated: true, NextRecordName: 'z.x.', NextRecordType: 'A' },
         { ResourceRecordSets: [record('A-GRPC.X.', 'CNAME')] },
       ],
-      Z3: [{ ResourceRecordSets: [] }],
+      Z3: [{ ResourceRecordSets: [APEX_SOA] }],
     });
 
-    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'a-grpc.y', 'b-grpc.x'], recordSetsRead: 4, zones: ['Z1', 'Z2', 'Z3'] });
+    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'a-grpc.y', 'b-grpc.x'], recordSetsRead: 5, zones: ['Z1', 'Z2', 'Z3'] });
     expect(requests.map((r) => r.HostedZoneId)).toEqual(['Z1', 'Z2', 'Z2', 'Z3']);
   });
 
@@ -101,12 +104,23 @@ describe('pagination', () => {
     ['does not advance', { ResourceRecordSets: [], IsTruncated: true, NextRecordName: 'a.x.', NextRecordType: 'A' }],
   ])('fails when a truncated page %s', async (_title, badPage) => {
     const { reader } = readerFor({
-      Z1: [{ ResourceRecordSets: [], IsTruncated: true, NextRecordName: 'a.x.', NextRecordType: 'A' }, badPage],
+      Z1: [{ ResourceRecordSets: [APEX_SOA], IsTruncated: true, NextRecordName: 'a.x.', NextRecordType: 'A' }, badPage],
     });
 
     const error = await readError(reader.read());
     expect(error.zone).toBe('Z1');
     expect(error.message).toContain('Route53 zone Z1');
+  });
+
+  it.each<[string, Step]>([
+    ['an empty list', { ResourceRecordSets: [] }],
+    ['no list at all', {} as Step],
+  ])('fails, naming the zone, when a first page holds %s (a zone always has SOA and NS)', async (_title, page) => {
+    const { reader } = readerFor({ Z1: [{ ResourceRecordSets: [record('a-grpc.x.', 'A')] }], Z2: [page] });
+
+    const error = await readError(reader.read());
+    expect(error.zone).toBe('Z2');
+    expect(error.message).toBe('Route53 zone Z2: ListResourceRecordSets returned no record sets, not even SOA and NS');
   });
 
   it('logs each skipped record with its zone', async () => {
@@ -195,7 +209,7 @@ describe('retries', () => {
     jest.useFakeTimers();
     const warn = jest.spyOn(logger, 'warn');
     const { reader, requests } = readerFor(
-      { Z1: [sdkErrors.throttling(), sdkErrors.throttling(), sdkErrors.throttling(), { ResourceRecordSets: [] }] },
+      { Z1: [sdkErrors.throttling(), sdkErrors.throttling(), sdkErrors.throttling(), { ResourceRecordSets: [APEX_SOA] }] },
       { retry: undefined },
     );
 
@@ -221,7 +235,7 @@ describe('retries', () => {
   it('caps the wait at maxTimeoutMs', async () => {
     const warn = jest.spyOn(logger, 'warn');
     const { reader } = readerFor(
-      { Z1: [sdkErrors.throttling(), sdkErrors.throttling(), sdkErrors.throttling(), { ResourceRecordSets: [] }] },
+      { Z1: [sdkErrors.throttling(), sdkErrors.throttling(), sdkErrors.throttling(), { ResourceRecordSets: [APEX_SOA] }] },
       { retry: { retries: 5, minTimeoutMs: 3, maxTimeoutMs: 5 } },
     );
 
