@@ -137,11 +137,12 @@ export class Reconciler {
     if (plan.restart.kind === 'patch') {
       if (config.dryRun) {
         logger.info('dry run: would patch the Deployment pod template', fields);
-      } else {
-        const before = this.options.deployments.get();
-        if ((await this.options.restarter.restart(plan)) === 'patched') {
-          await this.waitForCache(() => this.options.deployments.get() !== before);
-        }
+      } else if ((await this.options.restarter.restart(plan)) === 'patched') {
+        // Only we write this annotation, so waiting for it exactly is safe; a stale status event does not count.
+        await this.waitForCache(() => {
+          const deployment = this.options.deployments.get();
+          return deployment === undefined || podTemplateHash(deployment) === plan.hash;
+        });
       }
     } else if (plan.restart.reason === 'deployment missing' && plan.configMap.kind !== 'none') {
       logger.warn('Thanos Deployment not found: ConfigMap kept current, restart deferred until it exists', fields);
@@ -153,8 +154,8 @@ export class Reconciler {
 
   /**
    * Writes reach the cache through the watch a moment later; waiting here keeps the next pass from repeating them.
-   * Any change of the cached object counts (the informer replaces it on every event): waiting for our exact content
-   * would sit out the whole timeout when someone else's change lands right after ours.
+   * For the ConfigMap any change of the cached object counts (the informer replaces it on every event): waiting for
+   * our exact content would sit out the whole timeout when a hand edit or delete lands right after our write.
    */
   private async waitForCache(caughtUp: () => boolean): Promise<void> {
     const deadline = Date.now() + (this.options.cacheCatchUpMs ?? 2_000);

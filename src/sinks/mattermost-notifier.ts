@@ -60,7 +60,7 @@ export function createMattermostNotifier(options: {
     async notify({ title, error }) {
       if (url === undefined) return;
       const errorText = describeError(error);
-      const key = `${title}\u0000${errorText}`;
+      const key = `${title}\u0000${withoutAddresses(errorText)}`;
       const at = now();
       forget(at - repeatIntervalMs);
       if (lastSent.has(key)) {
@@ -93,6 +93,11 @@ export function createMattermostNotifier(options: {
       }
     },
   };
+}
+
+// The same outage names whichever address it tried (`connect ETIMEDOUT 52.94.1.2:443`): one failure, one alert.
+function withoutAddresses(text: string): string {
+  return text.replace(/\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9a-fA-F:]+\](?::\d+)?/g, '<address>');
 }
 
 // Fetch errors can quote the URL (an unparsable one is echoed whole); the hook's secret is in its path.

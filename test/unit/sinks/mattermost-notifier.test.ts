@@ -94,6 +94,19 @@ describe('createMattermostNotifier', () => {
     expect(await outcomes()).toEqual({ sent: 4, failed: 0, suppressed: 3 });
   });
 
+  it('counts one failure at different addresses as the same alert, but sends the addresses it names', async () => {
+    const { fetch, calls } = fakeFetch();
+    const { notifier } = setup({ fetch, now: () => 0 });
+
+    await notifier.notify({ title: 'read failed', error: 'connect ETIMEDOUT 52.94.1.2:443' });
+    await notifier.notify({ title: 'read failed', error: 'connect ETIMEDOUT 52.94.7.9:443' });
+    await notifier.notify({ title: 'read failed', error: 'connect ETIMEDOUT [2600:1f18::1]:443' });
+    await notifier.notify({ title: 'read failed', error: 'connect ECONNREFUSED 52.94.1.2:443' });
+
+    expect(calls).toHaveLength(2);
+    expect(JSON.stringify(calls[0])).toContain('52.94.1.2:443');
+  });
+
   it('does not count a failed send as sent, so the next identical alert is tried again', async () => {
     let status = 502;
     const { fetch, calls } = fakeFetch(async () => new Response('bad gateway', { status }));
