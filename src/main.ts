@@ -6,7 +6,7 @@ import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { Heartbeat, allOf, type CheckResult } from './health.ts';
 import { startHttpServer } from './http-server.ts';
-import { loadKubeConfig } from './kube-config.ts';
+import { loadKubeConfig, makeApiClient } from './kube-config.ts';
 import { createLogger, describeError, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
@@ -18,6 +18,8 @@ import { createRoute53Client } from './sources/route53-client.ts';
 import { createRoute53Reader } from './sources/route53-reader.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
+// One object per call, on the cluster's own network: anything slower is a hung connection.
+const KUBERNETES_REQUEST_TIMEOUT_MS = 5_000;
 const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
 
 async function main(): Promise<number> {
@@ -49,8 +51,8 @@ async function main(): Promise<number> {
   });
 
   const kubeConfig = loadKubeConfig(config.developerMode);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const core = makeApiClient(kubeConfig, CoreV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
+  const apps = makeApiClient(kubeConfig, AppsV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
   const watch = new Watch(kubeConfig);
   const { namespace } = config;
 
@@ -134,7 +136,7 @@ async function main(): Promise<number> {
   });
   const elector = config.leaderElection
     ? new LeaderElector({
-        coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+        coordination: makeApiClient(kubeConfig, CoordinationV1Api, KUBERNETES_REQUEST_TIMEOUT_MS),
         namespace,
         name: config.leaderElection.leaseName,
         identity: config.leaderElection.identity,
