@@ -13,14 +13,23 @@ export interface ObjectCache<T> {
   hasSynced(): boolean;
 }
 
-/** The last successful Route53 read; the poller writes it, each pass reads it (level-based, not event payloads). */
+/**
+ * What the last successful Route53 read says should be published; the poller writes it, each pass reads it
+ * (level-based, not event payloads). A read that finds nothing is far likelier a broken zone or permissions than
+ * every cluster gone: it keeps the last non-empty set, so repairs go on from it, and is flagged so each pass warns.
+ */
 export class DesiredHosts {
   private hosts: readonly string[] | undefined;
+  private lastReadEmpty = false;
   set(hosts: readonly string[]): void {
-    this.hosts = [...hosts];
+    this.lastReadEmpty = hosts.length === 0;
+    if (!this.lastReadEmpty || this.hosts === undefined) this.hosts = [...hosts];
   }
   get(): readonly string[] | undefined {
     return this.hosts;
+  }
+  lastReadWasEmpty(): boolean {
+    return this.lastReadEmpty;
   }
 }
 
@@ -72,15 +81,18 @@ export class Reconciler {
       restartMode: config.restartMode,
       observed: this.observe(),
     });
+    const emptyRead = this.options.desired.lastReadWasEmpty();
+    if (emptyRead) await this.reportEmptyRead(plan.kind === 'converge' ? plan.endpoints.length : 0);
     switch (plan.kind) {
       case 'wait':
         logger.debug('waiting', { reason: plan.reason });
         return 'waiting';
       case 'skip-empty':
-        return this.skipEmpty();
+        return 'skipped_empty';
       case 'converge':
-        await this.converge(plan);
-        return 'success';
+        // Still converge on the last non-empty set: a ConfigMap deleted meanwhile is restored, never emptied.
+        await this.converge(plan, { countsAsSync: !emptyRead });
+        return emptyRead ? 'skipped_empty' : 'success';
     }
   }
 
@@ -101,16 +113,15 @@ export class Reconciler {
     };
   }
 
-  private async skipEmpty(): Promise<ReconcileOutcome> {
+  private async reportEmptyRead(kept: number): Promise<void> {
     const { metrics, logger, notifier } = this.options;
     metrics.emptyResults.inc();
-    const message = 'Route53 returned no matching record; the published endpoint list was kept unchanged';
-    logger.warn(message);
+    const message = `Route53 returned no matching record; the last non-empty list (${kept} endpoints) is kept`;
+    logger.warn(message, { endpoints: kept });
     await notifier.notify({ title: 'Thanos store discovery found no endpoints', error: message });
-    return 'skipped_empty';
   }
 
-  private async converge(plan: Extract<Plan, { kind: 'converge' }>): Promise<void> {
+  private async converge(plan: Extract<Plan, { kind: 'converge' }>, { countsAsSync }: { countsAsSync: boolean }): Promise<void> {
     const { config, logger, metrics } = this.options;
     const fields = { endpoints: plan.endpoints.length, added: plan.added, removed: plan.removed, hash: plan.hash };
 
@@ -149,7 +160,8 @@ export class Reconciler {
     }
 
     if (!config.dryRun) metrics.endpoints.set(plan.endpoints.length);
-    metrics.lastSuccessfulSync.setToCurrentTime();
+    // Not while reads come back empty: the staleness alert on this gauge must fire then.
+    if (countsAsSync) metrics.lastSuccessfulSync.setToCurrentTime();
   }
 
   /**

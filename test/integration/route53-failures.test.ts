@@ -259,6 +259,16 @@ describe('Route53 failing', () => {
       expect(after?.metadata?.resourceVersion).toBe(configMap?.metadata?.resourceVersion);
       expect((await readDeployment(kubeConfig, namespace))?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
       expect(await running.metric(METRICS.endpoints)).toBe(2);
+
+      // Deleted while reads are empty: restored from the last non-empty set, and the pods are not rolled.
+      await kubeConfig.makeApiClient(CoreV1Api).deleteNamespacedConfigMap({ namespace, name: THANOS_CONFIGMAP });
+      await waitFor(
+        async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(hosts),
+        'the ConfigMap restored from the last non-empty set',
+        10_000,
+        logTail(running),
+      );
+      expect((await readDeployment(kubeConfig, namespace))?.metadata?.generation).toBe(deployment?.metadata?.generation);
     }));
 
     it("keeps the older tool's list when the zone never had a matching record", suite.logged(async () => {

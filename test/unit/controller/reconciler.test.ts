@@ -107,6 +107,23 @@ describe('Reconciler', () => {
     expect(await valueOf(t.metrics, 'emptyResults')).toBe(1);
   });
 
+  it('keeps repairing from the last non-empty set while reads come back empty', async () => {
+    const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x'], deployment: deploymentWith(undefined) });
+    expect(await t.reconciler.reconcile()).toBe('success');
+    const syncedAt = await valueOf(t.metrics, 'lastSuccessfulSync');
+    t.desired.set([]);
+    t.configMaps.object = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    expect(await t.reconciler.reconcile()).toBe('skipped_empty');
+    expect(t.writes.at(-1)).toEqual(expect.objectContaining({ existing: undefined, text: renderEndpointsFile(ENDPOINTS, 'file_sd') }));
+    expect(t.restarts).toHaveLength(1);
+    expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery found no endpoints' })]);
+    expect(await valueOf(t.metrics, 'emptyResults')).toBe(1);
+    // The staleness alert must still see the read as stale.
+    expect(await valueOf(t.metrics, 'lastSuccessfulSync')).toBe(syncedAt);
+  });
+
   it('keeps the ConfigMap current while the Deployment is missing', async () => {
     const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x'] });
     expect(await t.reconciler.reconcile()).toBe('success');
@@ -130,5 +147,19 @@ describe('Reconciler', () => {
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery failed to update Kubernetes' })]);
     expect(t.restarts).toHaveLength(0);
     expect(await valueOf(t.metrics, 'reconciles', { outcome: 'error' })).toBe(1);
+  });
+});
+
+describe('DesiredHosts', () => {
+  it.each([
+    { reads: [], expected: undefined, empty: false },
+    { reads: [[]], expected: [], empty: true },
+    { reads: [['a'], []], expected: ['a'], empty: true },
+    { reads: [['a'], [], ['b']], expected: ['b'], empty: false },
+  ])('after reads $reads holds $expected', ({ reads, expected, empty }) => {
+    const desired = new DesiredHosts();
+    for (const read of reads) desired.set(read);
+    expect(desired.get()).toEqual(expected);
+    expect(desired.lastReadWasEmpty()).toBe(empty);
   });
 });
