@@ -1,5 +1,4 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { startWebhookReceiver, type WebhookReceiver } from '../peers/webhook-receiver.ts';
 import {
   createThanosDeployment,
   expectedFileSd,
@@ -19,17 +18,7 @@ const SHUTDOWN_LIMIT_MS = 10_000;
 const FAILING_RUN_TIMEOUT_MS = 60_000;
 
 describe('process lifecycle', () => {
-  const suite = scenarioSuite('lifecycle');
-  let receiver: WebhookReceiver | undefined;
-
-  beforeEach(async () => {
-    receiver = await startWebhookReceiver();
-  });
-
-  afterEach(async () => {
-    await receiver?.stop();
-    receiver = undefined;
-  });
+  const suite = scenarioSuite('lifecycle', { webhookReceiver: true });
 
   /** A namespace with the Thanos Deployment and a zone holding `hosts`. */
   async function world(prefix: string, hosts: readonly string[]) {
@@ -43,7 +32,7 @@ describe('process lifecycle', () => {
 
   /** A controller reading Route53 through the fault proxy and alerting to this test's receiver. */
   function start(namespace: string, zones: readonly string[], extra?: Record<string, string | undefined>) {
-    return suite.startController(namespace, zones, extra, { route53: 'proxy', hookUrl: receiver!.url });
+    return suite.startController(namespace, zones, extra, { route53: 'proxy', hookUrl: suite.receiver.url });
   }
 
   async function olderToolConfigMap(kubeConfig: KubeConfig, namespace: string, hosts: readonly string[]) {
@@ -54,7 +43,7 @@ describe('process lifecycle', () => {
   }
 
   function expectNoHookUrlIn(running: ControllerProcess): void {
-    const url = receiver!.url;
+    const url = suite.receiver.url;
     expect(running.output()).not.toContain(url);
     expect(running.output()).not.toContain(new URL(url).pathname);
   }
@@ -72,7 +61,7 @@ describe('process lifecycle', () => {
       expect(running.logs().find((line) => line.message === 'run once finished')?.['outcome']).toBe('success');
       // One poll, one pass.
       expect(running.logs().filter((line) => line.message === 'read Route53 zones')).toHaveLength(1);
-      expect(receiver!.posts).toHaveLength(0);
+      expect(suite.receiver.posts).toHaveLength(0);
     }));
 
     it('exits non-zero without touching the ConfigMap when Route53 cannot be read', suite.logged(async () => {
@@ -95,8 +84,8 @@ describe('process lifecycle', () => {
       expect(configMap?.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
       expect((await readDeployment(kubeConfig, namespace))?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
       expect(suite.peers.proxy.faultedBy('reset')).toBeGreaterThanOrEqual(6);
-      expect(receiver!.posts).toHaveLength(1);
-      expect(receiver!.bodies[0]).toMatchObject({
+      expect(suite.receiver.posts).toHaveLength(1);
+      expect(suite.receiver.bodies[0]).toMatchObject({
         attachments: [{ fields: [{ title: expect.stringMatching(/Route53/) }, { title: 'Error Message', value: expect.stringContaining(zone) }] }],
       });
       expectNoHookUrlIn(running);
@@ -120,8 +109,8 @@ describe('process lifecycle', () => {
     expect((await readDeployment(kubeConfig, namespace))?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
     expect(route53Requests()).toBe(requestsBefore);
 
-    expect(receiver!.posts).toHaveLength(1);
-    const body = receiver!.bodies[0] as { attachments: [{ fields: [unknown, { value: string }] }] };
+    expect(suite.receiver.posts).toHaveLength(1);
+    const body = suite.receiver.bodies[0] as { attachments: [{ fields: [unknown, { value: string }] }] };
     expect(body).toMatchObject({
       username: 'Thanos Store Discovery',
       attachments: [{ color: '#FF0000', fields: [{ title: expect.stringMatching(/invalid configuration/), short: false }, { title: 'Error Message', short: false }] }],

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { FixtureRecord } from '../peers/route53-fixture.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../peers/webhook-receiver.ts';
+import type { WebhookReceiver } from '../peers/webhook-receiver.ts';
 import {
   createThanosDeployment,
   expectedFileSd,
@@ -45,17 +45,7 @@ function missingZoneId(): string {
 }
 
 describe('Route53 failing', () => {
-  const suite = scenarioSuite('r53-failures');
-  let receiver: WebhookReceiver | undefined;
-
-  beforeEach(async () => {
-    receiver = await startWebhookReceiver();
-  });
-
-  afterEach(async () => {
-    await receiver?.stop();
-    receiver = undefined;
-  });
+  const suite = scenarioSuite('r53-failures', { webhookReceiver: true });
 
   /** A controller reading Route53 through the fault proxy and alerting to this test's receiver. */
   async function startThroughProxy(namespace: string, zones: readonly string[], hook: WebhookReceiver) {
@@ -98,7 +88,7 @@ describe('Route53 failing', () => {
   }
 
   it('keeps the ConfigMap through an unreachable Route53, alerts once, and catches up when it is back', suite.logged(async () => {
-    const hook = receiver!;
+    const hook = suite.receiver;
     const hosts = ['cluster-a-grpc.unreachable.internal.example.com', 'cluster-b-grpc.unreachable.internal.example.com'];
     const { kubeConfig, namespace, zone, running, configMap, deployment } = await converged('unreachable', hosts, hook);
     expect(hook.posts).toHaveLength(0);
@@ -145,7 +135,7 @@ describe('Route53 failing', () => {
   }), 180_000);
 
   it('retries a throttled request and publishes from the poll that recovered, without an alert', suite.logged(async () => {
-    const hook = receiver!;
+    const hook = suite.receiver;
     const kubeConfig = suite.peers.controlPlane.kubeConfig();
     const namespace = await suite.peers.controlPlane.createNamespace('throttled');
     await createThanosDeployment(kubeConfig, namespace);
@@ -177,7 +167,7 @@ describe('Route53 failing', () => {
   }));
 
   it('never publishes a partial set while one zone does not exist, and alerts once naming it', suite.logged(async () => {
-    const hook = receiver!;
+    const hook = suite.receiver;
     const kubeConfig = suite.peers.controlPlane.kubeConfig();
     const namespace = await suite.peers.controlPlane.createNamespace('no-zone');
     await createThanosDeployment(kubeConfig, namespace);
@@ -245,7 +235,7 @@ describe('Route53 failing', () => {
     }
 
     it('keeps the list when every -grpc record is deleted after a first sync', suite.logged(async () => {
-      const hook = receiver!;
+      const hook = suite.receiver;
       const domain = 'emptied.internal.example.com';
       const hosts = [`cluster-a-grpc.${domain}`, `cluster-b-grpc.${domain}`];
       const { kubeConfig, namespace, zone, running, configMap, deployment } = await converged('emptied', hosts, hook, unrelated(domain));
@@ -272,7 +262,7 @@ describe('Route53 failing', () => {
     }));
 
     it("keeps the older tool's list when the zone never had a matching record", suite.logged(async () => {
-      const hook = receiver!;
+      const hook = suite.receiver;
       const kubeConfig = suite.peers.controlPlane.kubeConfig();
       const namespace = await suite.peers.controlPlane.createNamespace('unrelated');
       await createThanosDeployment(kubeConfig, namespace);

@@ -8,6 +8,7 @@ import { hashEndpoints, toEndpoints } from '../../src/controller/endpoints.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
 import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.ts';
 import { startMoto, type Moto } from '../peers/moto.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../peers/webhook-receiver.ts';
 import { route53Fixture, type FixtureRecord, type Route53Fixture } from '../peers/route53-fixture.ts';
 import { controllerEnv, startController, type ControllerProcess } from './controller-process.ts';
 import { createThanosDeployment } from './thanos.ts';
@@ -70,13 +71,16 @@ export interface ScenarioSuite {
   prepare(options: PrepareOptions): Promise<Prepared>;
   /** Starts a controller for this test (a test may start several); all are stopped after the test. */
   startController(namespace: string, zones: readonly string[], extra?: ExtraEnv, wiring?: Wiring): Promise<ControllerProcess>;
+  /** This test's Mattermost webhook receiver (only with `{ webhookReceiver: true }`). */
+  readonly receiver: WebhookReceiver;
   /** Wraps a test body so that any failure, a plain `expect` included, carries the log tail of this test's controller. */
   logged<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void>;
 }
 
 /** Call inside a scenario file's `describe`: registers its hooks (peers once for the file, a controller per test). */
-export function scenarioSuite(name: string): ScenarioSuite {
+export function scenarioSuite(name: string, options: { webhookReceiver?: boolean } = {}): ScenarioSuite {
   let peers: RunningPeers | undefined;
+  let receiver: WebhookReceiver | undefined;
   let controllers: ControllerProcess[] = [];
   const started = (): RunningPeers => {
     if (peers === undefined) throw new Error('the peers start in beforeAll: use them inside a test');
@@ -85,10 +89,15 @@ export function scenarioSuite(name: string): ScenarioSuite {
   beforeAll(async () => {
     peers = await startPeers(name);
   });
+  beforeEach(async () => {
+    if (options.webhookReceiver) receiver = await startWebhookReceiver();
+  });
   afterEach(async () => {
     await Promise.all(controllers.map((running) => running.stop()));
     controllers = [];
     peers?.proxy.clear();
+    await receiver?.stop();
+    receiver = undefined;
   });
   afterAll(async () => {
     await peers?.stop();
@@ -96,6 +105,10 @@ export function scenarioSuite(name: string): ScenarioSuite {
   return {
     get peers() {
       return started();
+    },
+    get receiver() {
+      if (receiver === undefined) throw new Error('no webhook receiver: pass { webhookReceiver: true } and use it inside a test');
+      return receiver;
     },
     async prepare({ prefix, domain = 'internal.example.com', records, deployment = true }) {
       const { controlPlane, route53 } = started();
