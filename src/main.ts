@@ -7,8 +7,9 @@ import { WorkQueue } from './controller/work-queue.ts';
 import { Heartbeat, allOf, type CheckResult } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig, makeApiClient } from './kube-config.ts';
-import { createLogger, describeError, type Logger } from './logger.ts';
+import { createLogger, describeError } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
 import { createEventRecorder } from './sinks/event-recorder.ts';
@@ -20,7 +21,6 @@ import { createRoute53Reader } from './sources/route53-reader.ts';
 const SHUTDOWN_DEADLINE_MS = 9_000;
 // One object per call, on the cluster's own network: anything slower is a hung connection.
 const KUBERNETES_REQUEST_TIMEOUT_MS = 5_000;
-const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
 
 async function main(): Promise<number> {
   let config: Config;
@@ -110,7 +110,16 @@ async function main(): Promise<number> {
   const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
   if (config.runOnce) {
     await informersStarted;
-    return runOnce({ read: () => reader.read(), desired, reconciler, synced: () => configMaps.hasSynced() && deployments.hasSynced(), logger, notifier, reportPollError, stop: () => Promise.all([configMaps.stop(), deployments.stop()]) });
+    return runOnce({
+      read: () => reader.read(),
+      desired,
+      reconciler,
+      synced: () => configMaps.hasSynced() && deployments.hasSynced(),
+      logger,
+      notifier,
+      reportPollError,
+      stop: () => Promise.all([configMaps.stop(), deployments.stop()]),
+    });
   }
   // Listening from here on, so a signal during start-up also ends in an orderly stop.
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
@@ -118,8 +127,9 @@ async function main(): Promise<number> {
     process.once('SIGINT', resolve);
   });
 
-  // A poll may spend its whole retry budget (about a minute) before it reports; beyond that the loop is wedged.
-  const heartbeat = new Heartbeat(3 * config.pollIntervalMs + 120_000);
+  // A poll may spend its whole retry budget before it reports (six requests of up to 20 s plus backoff: about
+  // 2.2 minutes); silence beyond that means the loop is wedged.
+  const heartbeat = new Heartbeat(3 * config.pollIntervalMs + 180_000);
   const poller = new Poller({
     read: (signal) => reader.read(signal),
     intervalMs: config.pollIntervalMs,
@@ -192,44 +202,6 @@ async function main(): Promise<number> {
   logger.info('stopped');
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
   return signal === 'leadership lost' ? EXIT.failed : EXIT.ok;
-}
-
-interface RunOnceParts {
-  read: () => Promise<{ hosts: string[] }>;
-  desired: DesiredHosts;
-  reconciler: Reconciler;
-  synced: () => boolean;
-  logger: Logger;
-  notifier: Notifier;
-  reportPollError: (error: unknown) => Promise<void>;
-  stop: () => Promise<unknown>;
-}
-
-/** For users who keep the CronJob: one poll, one pass, and an exit code that says how it went. */
-async function runOnce(parts: RunOnceParts): Promise<number> {
-  const { logger } = parts;
-  try {
-    if (!parts.synced()) {
-      const message = 'cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed';
-      logger.error(message);
-      await parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
-      return EXIT.failed;
-    }
-    try {
-      parts.desired.set((await parts.read()).hosts);
-    } catch (error) {
-      await parts.reportPollError(error);
-      return EXIT.failed;
-    }
-    const outcome = await parts.reconciler.reconcile();
-    logger.info('run once finished', { outcome });
-    return outcome === 'success' ? EXIT.ok : EXIT.failed;
-  } catch (error) {
-    logger.error('run once failed', { error: describeError(error) });
-    return EXIT.failed;
-  } finally {
-    await parts.stop();
-  }
 }
 
 /** Every problem on stderr, one per line, and the alert the older tool sent for bad configuration. */
