@@ -2,7 +2,8 @@ import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
 import { DesiredHosts, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
-import { createMetrics, type Metrics } from '../../../src/metrics.ts';
+import { createMetrics } from '../../../src/metrics.ts';
+import { metricValue } from '../metric-value.ts';
 import type { ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
 import { ENDPOINTS_HASH_ANNOTATION, type RestartRequest } from '../../../src/sinks/deployment-restarter.ts';
 
@@ -30,11 +31,6 @@ function deploymentWith(hash: string | undefined): V1Deployment {
 
 function configMapWith(text: string, hash?: string): V1ConfigMap {
   return { metadata: { name: 'sd', annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} }, data: { [KEY]: text } };
-}
-
-async function valueOf(metrics: Metrics, metric: keyof Metrics, labels: Record<string, string> = {}): Promise<number> {
-  const collected = await (metrics[metric] as { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }).get();
-  return collected.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
 }
 
 function setup(options: { configMap?: V1ConfigMap; deployment?: V1Deployment; hosts?: string[]; dryRun?: boolean; writeFails?: boolean }) {
@@ -82,7 +78,7 @@ describe('Reconciler', () => {
     t.configMaps.synced = false;
     expect(await t.reconciler.reconcile()).toBe('waiting');
     expect(t.writes).toHaveLength(0);
-    expect(await valueOf(t.metrics, 'reconciles', { outcome: 'waiting' })).toBe(1);
+    expect(await metricValue(t.metrics.reconciles, { outcome: 'waiting' })).toBe(1);
   });
 
   it('creates the ConfigMap with the hash annotation, rolls the Deployment once, and is idempotent', async () => {
@@ -94,8 +90,8 @@ describe('Reconciler', () => {
     expect(await t.reconciler.reconcile()).toBe('success');
     expect(t.writes).toHaveLength(1);
     expect(t.restarts).toHaveLength(1);
-    expect(await valueOf(t.metrics, 'endpoints')).toBe(2);
-    expect(await valueOf(t.metrics, 'lastSuccessfulSync')).toBeGreaterThan(0);
+    expect(await metricValue(t.metrics.endpoints)).toBe(2);
+    expect(await metricValue(t.metrics.lastSuccessfulSync)).toBeGreaterThan(0);
   });
 
   it('skips an empty poll result with a warning metric and an alert, never wiping the list', async () => {
@@ -104,13 +100,13 @@ describe('Reconciler', () => {
     expect(t.writes).toHaveLength(0);
     expect(t.restarts).toHaveLength(0);
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery found no endpoints' })]);
-    expect(await valueOf(t.metrics, 'emptyResults')).toBe(1);
+    expect(await metricValue(t.metrics.emptyResults)).toBe(1);
   });
 
   it('keeps repairing from the last non-empty set while reads come back empty', async () => {
     const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x'], deployment: deploymentWith(undefined) });
     expect(await t.reconciler.reconcile()).toBe('success');
-    const syncedAt = await valueOf(t.metrics, 'lastSuccessfulSync');
+    const syncedAt = await metricValue(t.metrics.lastSuccessfulSync);
     t.desired.set([]);
     t.configMaps.object = undefined;
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -119,9 +115,9 @@ describe('Reconciler', () => {
     expect(t.writes.at(-1)).toEqual(expect.objectContaining({ existing: undefined, text: renderEndpointsFile(ENDPOINTS, 'file_sd') }));
     expect(t.restarts).toHaveLength(1);
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery found no endpoints' })]);
-    expect(await valueOf(t.metrics, 'emptyResults')).toBe(1);
+    expect(await metricValue(t.metrics.emptyResults)).toBe(1);
     // The staleness alert must still see the read as stale.
-    expect(await valueOf(t.metrics, 'lastSuccessfulSync')).toBe(syncedAt);
+    expect(await metricValue(t.metrics.lastSuccessfulSync)).toBe(syncedAt);
   });
 
   it('keeps the ConfigMap current while the Deployment is missing', async () => {
@@ -146,7 +142,7 @@ describe('Reconciler', () => {
     await expect(t.reconciler.reconcile()).rejects.toThrow('the API server is down');
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery failed to update Kubernetes' })]);
     expect(t.restarts).toHaveLength(0);
-    expect(await valueOf(t.metrics, 'reconciles', { outcome: 'error' })).toBe(1);
+    expect(await metricValue(t.metrics.reconciles, { outcome: 'error' })).toBe(1);
   });
 });
 

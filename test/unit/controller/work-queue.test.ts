@@ -2,10 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkQueue } from '../../../src/controller/work-queue.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';
-
-async function counterValue(metrics: Metrics, name: 'workQueueRetries'): Promise<number> {
-  return (await metrics[name].get()).values[0]?.value ?? 0;
-}
+import { metricValue } from '../metric-value.ts';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = () => {};
@@ -54,12 +51,12 @@ describe('WorkQueue', () => {
     queue.add();
     queue.add();
     queue.add();
-    expect((await metrics.workQueueDepth.get()).values[0]?.value).toBe(1);
+    expect(await metricValue(metrics.workQueueDepth)).toBe(1);
     gate.resolve();
     await until(() => passes === 2);
     await sleep(30);
     expect(passes).toBe(2);
-    expect((await metrics.workQueueDepth.get()).values[0]?.value).toBe(0);
+    expect(await metricValue(metrics.workQueueDepth)).toBe(0);
     await queue.stop();
   });
 
@@ -109,7 +106,7 @@ describe('WorkQueue', () => {
     expect(gaps[1]).toBeGreaterThanOrEqual(39);
     expect(gaps[2]).toBeGreaterThanOrEqual(49);
     expect(gaps[2]).toBeLessThan(200);
-    expect(await counterValue(metrics, 'workQueueRetries')).toBe(3);
+    expect(await metricValue(metrics.workQueueRetries)).toBe(3);
     await sleep(80);
     expect(starts).toHaveLength(4);
     await queue.stop();

@@ -3,7 +3,8 @@ import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { createConfigMapWriter, MANAGED_BY_LABEL, type ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
-import { apiError, counterValue, FakeConfigMapApi } from './fakes.ts';
+import { apiError, FakeConfigMapApi } from './fakes.ts';
+import { metricValue } from '../metric-value.ts';
 
 const NAMESPACE = 'monitoring';
 const NAME = 'thanos-store-sd';
@@ -23,8 +24,8 @@ function setup(maxConflictRetries?: number) {
     ...(maxConflictRetries === undefined ? {} : { maxConflictRetries }),
   });
   const writes = async () => ({
-    create: await counterValue(metrics.configMapWrites, { operation: 'create' }),
-    update: await counterValue(metrics.configMapWrites, { operation: 'update' }),
+    create: await metricValue(metrics.configMapWrites, { operation: 'create' }),
+    update: await metricValue(metrics.configMapWrites, { operation: 'update' }),
   });
   return { core, writer, writes };
 }

@@ -21,7 +21,8 @@ import {
 } from '../../../src/sinks/deployment-restarter.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
 import { createEventRecorder, type EventRecorder, type RecordedEvent } from '../../../src/sinks/event-recorder.ts';
-import { apiError, captureLogger, counterValue } from './fakes.ts';
+import { apiError, captureLogger } from './fakes.ts';
+import { metricValue } from '../metric-value.ts';
 
 const NAMESPACE = 'monitoring';
 const NAME = 'thanos-query';
@@ -48,7 +49,7 @@ function setup(events: EventRecorder = new RecordingEvents()) {
   const metrics = createMetrics();
   const { logger, entries } = captureLogger();
   const restarter = createDeploymentRestarter({ apps, events, namespace: NAMESPACE, name: NAME, metrics, logger });
-  return { apps, metrics, entries, restarter, restarts: () => counterValue(metrics.restarts) };
+  return { apps, metrics, entries, restarter, restarts: () => metricValue(metrics.restarts) };
 }
 
 // The header the middleware puts on a real request, which is what the apiserver will see.

@@ -7,7 +7,6 @@ import {
   type CoreV1ApiReplaceNamespacedConfigMapRequest,
   type V1ConfigMap,
 } from '@kubernetes/client-node';
-import type { Counter } from 'prom-client';
 import winston from 'winston';
 import type { Logger } from '../../../src/logger.ts';
 
@@ -34,12 +33,6 @@ export function captureLogger(): CapturedLogger {
   });
   const logger = winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] });
   return { logger, entries };
-}
-
-export async function counterValue<T extends string>(counter: Counter<T>, labels: Partial<Record<T, string>> = {}): Promise<number> {
-  const { values } = await counter.get();
-  const match = values.find((value) => Object.entries(labels).every(([name, wanted]) => value.labels[name as T] === wanted));
-  return match?.value ?? 0;
 }
 
 type Method = 'create' | 'replace' | 'read';

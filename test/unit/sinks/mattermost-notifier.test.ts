@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics } from '../../../src/metrics.ts';
 import { buildMattermostPayload, createMattermostNotifier } from '../../../src/sinks/mattermost-notifier.ts';
-import { captureLogger, counterValue } from './fakes.ts';
+import { captureLogger } from './fakes.ts';
+import { metricValue } from '../metric-value.ts';
 
 const SECRET = 's3cr3t-hook-key';
 const URL_WITH_SECRET = `https://mattermost.example.com/hooks/${SECRET}`;
@@ -26,9 +27,9 @@ function setup(options: { fetch?: typeof fetch; url?: string | undefined; now?: 
   const { logger, entries } = captureLogger();
   const notifier = createMattermostNotifier({ url: URL_WITH_SECRET, metrics, logger, ...options });
   const outcomes = async () => ({
-    sent: await counterValue(metrics.alerts, { outcome: 'sent' }),
-    failed: await counterValue(metrics.alerts, { outcome: 'failed' }),
-    suppressed: await counterValue(metrics.alerts, { outcome: 'suppressed' }),
+    sent: await metricValue(metrics.alerts, { outcome: 'sent' }),
+    failed: await metricValue(metrics.alerts, { outcome: 'failed' }),
+    suppressed: await metricValue(metrics.alerts, { outcome: 'suppressed' }),
   });
   return { notifier, entries, outcomes };
 }

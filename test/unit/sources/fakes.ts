@@ -10,6 +10,7 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import type { Metrics } from '../../../src/metrics.ts';
+import { metricValue } from '../metric-value.ts';
 
 /** Errors shaped as @aws-sdk/client-route-53 3.x and Node raise them (checked against the real SDK over loopback). */
 export const sdkErrors = {
@@ -59,9 +60,8 @@ export function scriptedRoute53(script: Record<string, Step[]>) {
   return { client: { send } as unknown as Pick<Route53Client, 'send'>, requests, abortSignals };
 }
 
-export async function requestCount(metrics: Metrics, zone: string, outcome: string): Promise<number> {
-  const { values } = await metrics.route53Requests.get();
-  return values.find((v) => v.labels.zone === zone && v.labels.outcome === outcome)?.value ?? 0;
+export function requestCount(metrics: Metrics, zone: string, outcome: string): Promise<number> {
+  return metricValue(metrics.route53Requests, { zone, outcome });
 }
 
 export async function pollCount(metrics: Metrics, outcome: 'success' | 'error'): Promise<number> {
