@@ -51,7 +51,7 @@ export class SingleObjectInformer<T extends KubernetesObject> {
   /** Resolves after the first attempt to list and watch, successful or not (a failure schedules a retry). */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.rebuild('start').catch((error: unknown) => this.onError(error, this.generation));
+    await this.rebuildOrRetry('start');
   }
 
   async stop(): Promise<void> {
@@ -95,8 +95,8 @@ export class SingleObjectInformer<T extends KubernetesObject> {
   }
 
   /** client-node's watch can throw before it reports (e.g. a credential that fails to load): treat it as an error. */
-  private rebuildOrRetry(why: 'restart' | 'resync'): void {
-    this.rebuild(why).catch((error: unknown) => this.onError(error, this.generation));
+  private rebuildOrRetry(why: 'start' | 'restart' | 'resync'): Promise<void> {
+    return this.rebuild(why).catch((error: unknown) => this.onError(error, this.generation));
   }
 
   private onError(error: unknown, generation: number): void {
@@ -112,13 +112,13 @@ export class SingleObjectInformer<T extends KubernetesObject> {
       retryInMs: delayMs,
     });
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.rebuildOrRetry('restart'), delayMs);
+    this.timer = setTimeout(() => void this.rebuildOrRetry('restart'), delayMs);
   }
 
   private scheduleResync(): void {
     const resyncMs = this.options.resyncMs ?? 5 * 60_000;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.rebuildOrRetry('resync'), resyncMs * (0.9 + Math.random() * 0.2));
+    this.timer = setTimeout(() => void this.rebuildOrRetry('resync'), resyncMs * (0.9 + Math.random() * 0.2));
     this.timer.unref();
   }
 

@@ -74,7 +74,8 @@ export class LeaderElector {
   private attempt: Promise<Attempt> | undefined;
   /** Our last write to the lease succeeded: we hold it, whether or not we act as leader yet. */
   private holding = false;
-  private observed: { record: string; since: number } | undefined;
+  /** The lease as last read (holder and resourceVersion) and since when, on the monotonic clock, it looked so. */
+  private observed: { holder: string; version: string; since: number } | undefined;
 
   constructor(options: LeaderElectorOptions) {
     this.options = { timings: DEFAULT_LEASE_TIMINGS, monotonicNow: () => performance.now(), ...options };
@@ -92,7 +93,7 @@ export class LeaderElector {
       const result = await this.tryOnce(timings.leaseDurationMs);
       if (this.stopping.signal.aborted) throw new Error('leader election stopped');
       if (result === 'held') break;
-      const holder = this.observed?.record.split('\u0000', 1)[0];
+      const holder = this.observed?.holder;
       if (holder !== lastHolder) logger.info('waiting for leadership', { identity, leader: holder });
       lastHolder = holder;
       await sleep(timings.retryPeriodMs, undefined, { signal: this.stopping.signal });
@@ -178,7 +179,7 @@ export class LeaderElector {
   }
 
   private async readAndWrite(): Promise<Attempt> {
-    const { coordination, namespace, name, identity, timings, logger, monotonicNow } = this.options;
+    const { coordination, namespace, name, identity, timings, logger } = this.options;
     try {
       const lease = await this.readLease();
       const decision = decideLease(lease, identity, this.unchangedFor(lease));
@@ -198,7 +199,6 @@ export class LeaderElector {
       } else {
         await coordination.replaceNamespacedLease({ namespace, name, body: { ...lease, spec } });
       }
-      this.observed = { record: `${identity}\u0000written`, since: monotonicNow() };
       return 'held';
     } catch (error) {
       // 409: another candidate wrote between our read and write; it won this round.
@@ -211,8 +211,9 @@ export class LeaderElector {
   /** How long the lease has looked exactly like this to us; a new holder or renewal restarts the count. */
   private unchangedFor(lease: V1Lease | undefined): number {
     const now = this.options.monotonicNow();
-    const record = `${lease?.spec?.holderIdentity ?? ''}\u0000${lease?.metadata?.resourceVersion ?? ''}`;
-    if (this.observed?.record !== record) this.observed = { record, since: now };
+    const holder = lease?.spec?.holderIdentity ?? '';
+    const version = lease?.metadata?.resourceVersion ?? '';
+    if (this.observed?.holder !== holder || this.observed.version !== version) this.observed = { holder, version, since: now };
     return now - this.observed.since;
   }
 }
