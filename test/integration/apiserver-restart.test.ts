@@ -1,23 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
-import { startMoto, type Moto } from '../peers/moto.ts';
-import { route53Fixture, type Route53Fixture } from '../peers/route53-fixture.ts';
-import { controllerEnv, startController, type ControllerProcess } from '../support/controller-process.ts';
-import {
-  createThanosDeployment,
-  expectedFileSd,
-  readConfigMap,
-  readDeployment,
-  SD_KEY,
-  templateHash,
-  THANOS_CONFIGMAP,
-} from '../support/thanos.ts';
+import { expectedFileSd, readConfigMap, readDeployment, SD_KEY, templateHash, THANOS_CONFIGMAP } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
-import { aRecords, expectedHash, logTail, waitForPolls, withControllerLog } from '../support/scenario.ts';
+import { aRecords, expectedHash, logTail, scenarioSuite, waitForPolls } from '../support/scenario.ts';
 
 // The informers and the work queue back off while the API server is away (up to 30 s and 60 s), and a restarted
 // kube-apiserver takes a while to serve on 2 shared cores: convergence gets minutes, not a deadline.
@@ -51,44 +36,20 @@ function watchConfigMapTexts(kubeConfig: KubeConfig, namespace: string) {
 }
 
 describe('the API server going away mid-run', () => {
-  let controlPlane: ControlPlane;
-  let moto: Moto;
-  let route53: Route53Fixture;
-  let dir: string;
-  let controller: ControllerProcess | undefined;
-  let controllers = 0;
-
-  beforeAll(async () => {
-    [controlPlane, moto] = await Promise.all([startControlPlane(), startMoto()]);
-    route53 = route53Fixture(moto.endpoint);
-    dir = await mkdtemp(join(tmpdir(), 'tsd-apiserver-restart-'));
-  });
+  const suite = scenarioSuite('apiserver-restart');
 
   afterEach(async () => {
-    await controller?.stop();
-    controller = undefined;
     // A failed test may leave the API server stopped; the next one needs it.
-    await controlPlane?.startApiServer();
+    await suite.peers.controlPlane.startApiServer();
   });
 
-  afterAll(async () => {
-    route53?.destroy();
-    await Promise.all([controlPlane?.stop(), moto?.stop()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  it('keeps running while it is down and converges by itself once it is back, watches included', withControllerLog(() => controller, async () => {
-    const kubeConfig = controlPlane.kubeConfig();
-    const namespace = await controlPlane.createNamespace('apiserver-restart');
-    await createThanosDeployment(kubeConfig, namespace);
+  it('keeps running while it is down and converges by itself once it is back, watches included', suite.logged(async () => {
+    const { controlPlane, route53 } = suite.peers;
     const domain = 'restart.internal.example.com';
-    const zone = await route53.createPrivateZone(domain);
     const hosts = [`cluster-a-grpc.${domain}`, `cluster-b-grpc.${domain}`];
-    await route53.upsertRecords(zone, aRecords(hosts));
+    const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'apiserver-restart', domain, records: aRecords(hosts) });
 
-    const env = controllerEnv({ kubeconfigPath: controlPlane.kubeconfigPath, namespace, zones: [zone], route53Endpoint: moto.endpoint });
-    const running = await startController(env, dir, `controller-${++controllers}`);
-    controller = running;
+    const running = await suite.startController(namespace, [zone]);
     let exitCode: number | null | undefined;
     void running.exited.then((code) => (exitCode = code));
     const healthz = running.metricsUrl.replace(/\/metrics$/, '/healthz');

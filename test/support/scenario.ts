@@ -185,7 +185,7 @@ export function logTail(controller: ControllerProcess, lines = 40): () => string
 }
 
 /** Wraps a test body so that any failure, a plain `expect` included, carries the log tail of `controller()`. */
-export function withControllerLog<A extends unknown[]>(
+function withControllerLog<A extends unknown[]>(
   controller: () => ControllerProcess | undefined,
   body: (...args: A) => Promise<void>,
 ): (...args: A) => Promise<void> {
