@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 
@@ -137,8 +138,9 @@ function parseLeaderElection(reader: EnvReader, env: Env): Config['leaderElectio
   if (!reader.boolean('LEADER_ELECTION')) return undefined;
   return {
     leaseName: reader.optional('LEADER_ELECTION_LEASE_NAME', 'thanos-store-discovery', DNS_SUBDOMAIN, 'a valid Lease name (DNS-1123 subdomain)'),
-    // The pod name (downward API) names the holder in `kubectl get lease`; the hostname is the same in a pod.
-    identity: reader.raw('POD_NAME') ?? env['HOSTNAME'] ?? hostname(),
+    // The pod name (downward API) names the holder in `kubectl get lease`. The random suffix, as client-go adds,
+    // keeps two processes on one host (host network, a copied pod spec) from both believing they hold the lease.
+    identity: `${reader.raw('POD_NAME') ?? env['HOSTNAME'] ?? hostname()}_${randomBytes(4).toString('hex')}`,
   };
 }
 

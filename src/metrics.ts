@@ -24,6 +24,12 @@ export function createMetrics(registry: Registry = new Registry()) {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
+    recordsSkipped: new Counter({
+      name: `${PREFIX}records_skipped_total`,
+      help: 'Records matching the suffix that cannot be a store endpoint (wildcard, not a hostname, unsupported type), per poll.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     emptyResults: new Counter({
       name: `${PREFIX}empty_result_skips_total`,
       help: 'Polls that found no matching record; the published list was kept, not wiped.',

@@ -7,7 +7,7 @@ import {
 import pRetry from 'p-retry';
 import { describeError, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { selectEndpointHosts } from './records.ts';
+import { selectEndpointHosts, type SkipReason } from './records.ts';
 import { classifyRoute53Error, errorCodeOf, httpStatusOf, isRetryableOutcome } from './route53-errors.ts';
 
 // AWS caps a page at 300 record sets; moto does not cap it, so the size is asked for explicitly.
@@ -52,6 +52,7 @@ type PageStart = Pick<ListResourceRecordSetsRequest, 'StartRecordName' | 'StartR
  */
 export function createRoute53Reader(options: Route53ReaderOptions): { read(signal?: AbortSignal): Promise<Route53ReadResult> } {
   const { client, metrics, logger, suffix } = options;
+  const warnedSkips = new Set<string>();
   const zones = [...options.zones];
   const retry = { ...DEFAULT_RETRY, ...options.retry };
 
@@ -103,7 +104,14 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
 
   async function readZone(zone: string, signal: AbortSignal | undefined, hosts: Set<string>): Promise<number> {
     const started = performance.now();
-    const onSkip = (record: string, reason: string) => logger.debug('skipped Route53 record', { zone, record, reason });
+    const onSkip = (record: string, reason: SkipReason, detail: string) => {
+      metrics.recordsSkipped.inc({ reason });
+      // Every poll meets the same bad record again: warn the first time, so it is seen but does not flood the log.
+      const key = `${zone} ${record}`;
+      if (warnedSkips.has(key)) return;
+      warnedSkips.add(key);
+      logger.warn('skipped a Route53 record that cannot be a store endpoint', { zone, record, reason, detail });
+    };
     let start: PageStart = {};
     let records = 0;
     let pages = 0;

@@ -84,15 +84,23 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...REQUIRED, LISTEN_ADDRESS: value }).listen).toEqual(listen);
   });
 
-  it('reads leader election, naming the holder after the pod', () => {
+  it('reads leader election, naming the holder after the pod plus a per-process suffix', () => {
     expect(loadConfig({ ...REQUIRED, LEADER_ELECTION: 'true', POD_NAME: 'tsd-7c9f-x2' }).leaderElection).toEqual({
       leaseName: 'thanos-store-discovery',
-      identity: 'tsd-7c9f-x2',
+      identity: expect.stringMatching(/^tsd-7c9f-x2_[0-9a-f]{8}$/),
     });
     expect(loadConfig({ ...REQUIRED, LEADER_ELECTION: 'true', LEADER_ELECTION_LEASE_NAME: 'sd-leader', HOSTNAME: 'pod-a' }).leaderElection).toEqual({
       leaseName: 'sd-leader',
-      identity: 'pod-a',
+      identity: expect.stringMatching(/^pod-a_[0-9a-f]{8}$/),
     });
+  });
+
+  it('gives two processes with the same pod name and hostname different identities', () => {
+    const env = { ...REQUIRED, LEADER_ELECTION: 'true', POD_NAME: 'copied-spec', HOSTNAME: 'copied-spec' };
+    expect(loadConfig(env).leaderElection?.identity).not.toBe(loadConfig(env).leaderElection?.identity);
+  });
+
+  it('ignores the lease name without leader election and rejects a bad one', () => {
     expect(loadConfig({ ...REQUIRED, LEADER_ELECTION_LEASE_NAME: 'ignored' }).leaderElection).toBeUndefined();
     expect(problemsOf({ ...REQUIRED, LEADER_ELECTION: 'true', LEADER_ELECTION_LEASE_NAME: 'Bad_Name' })).toEqual([
       'LEADER_ELECTION_LEASE_NAME="Bad_Name" is not a valid Lease name (DNS-1123 subdomain)',

@@ -49,6 +49,12 @@ describe('selectEndpointHosts', () => {
     { title: 'escapes decoded before matching', records: [record('a\\137b-grpc.x.', 'A')], hosts: ['a_b-grpc.x'] },
     { title: 'escaped upper-case letters match', records: [record('a-\\107rpc.x.', 'A')], hosts: ['a-grpc.x'] },
     { title: 'decoded space is not a hostname', records: [record('a\\040b-grpc.x.', 'A')], hosts: [] },
+    { title: 'escaped dot inside the first label is not a label break', records: [record('esc-grpc\\056inner.zone.x.', 'A')], hosts: [] },
+    { title: 'escaped dot ending the first label', records: [record('esc\\056-grpc.zone.x.', 'A')], hosts: [] },
+    { title: 'escaped dot in a later label', records: [record('a-grpc.in\\056ner.x.', 'A')], hosts: [] },
+    { title: 'backslash-dot escape in a label', records: [record('a-grpc\\.b.x.', 'A')], hosts: [] },
+    { title: 'escaped hyphen and digits stay a hostname', records: [record('a\\0551-grpc.x.', 'A')], hosts: ['a-1-grpc.x'] },
+    { title: 'empty label', records: [record('a-grpc..x.', 'A')], hosts: [] },
     { title: 'record without a name', records: [{ Name: undefined, Type: 'A' as const }], hosts: [] },
     { title: 'nothing matches', records: [record('x.', 'SOA'), record('x.', 'NS'), record('web.x.', 'A')], hosts: [] },
   ])('$title', ({ records, hosts }) => {
@@ -70,6 +76,9 @@ describe('selectEndpointHosts', () => {
         record('a\\040b-grpc.x.', 'A'),
         record('x.', 'SOA'),
         record('\\052.x.', 'A'),
+        record('esc-grpc\\056inner.zone.x.', 'A'),
+        record('esc\\056-grpc.zone.x.', 'A'),
+        record('a-grpc.in\\056ner.x.', 'A'),
       ],
       '-grpc',
       (name, reason) => skipped.push([name, reason]),
@@ -77,8 +86,10 @@ describe('selectEndpointHosts', () => {
     expect(hosts).toEqual(['a-grpc.x']);
     expect(skipped).toEqual([
       ['*-grpc.x', 'wildcard'],
-      ['a-grpc.x', 'type TXT is not A, AAAA or CNAME'],
-      ['a b-grpc.x', 'not a hostname'],
+      ['a-grpc.x', 'unsupported_type'],
+      ['a b-grpc.x', 'not_a_hostname'],
+      ['esc\\056-grpc.zone.x', 'not_a_hostname'],
+      ['a-grpc.in\\056ner.x', 'not_a_hostname'],
     ]);
   });
 });

@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { createSilentLogger, type Logger } from '../../../src/logger.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';
 import { createRoute53Reader, Route53ReadError, type Route53ReaderOptions } from '../../../src/sources/route53-reader.ts';
+import { metricValue } from '../metric-value.ts';
 import { pollCount, record, requestCount, scriptedRoute53, sdkErrors, type Step } from './fakes.ts';
 
 // Real backoff shape, milliseconds long, so retry tests stay fast without fake timers.
@@ -123,12 +124,20 @@ describe('pagination', () => {
     expect(error.message).toBe('Route53 zone Z2: ListResourceRecordSets returned no record sets, not even SOA and NS');
   });
 
-  it('logs each skipped record with its zone', async () => {
-    const debug = jest.spyOn(logger, 'debug');
-    const { reader } = readerFor({ Z1: [{ ResourceRecordSets: [record('\\052-grpc.x.', 'A'), record('a-grpc.x.', 'A')] }] });
+  it('warns once per skipped record with its zone and reason, and counts it on every poll', async () => {
+    const warn = jest.spyOn(logger, 'warn');
+    const page = { ResourceRecordSets: [record('\\052-grpc.x.', 'A'), record('a-grpc.x.', 'A'), record('b\\056-grpc.x.', 'A')] };
+    const { reader } = readerFor({ Z1: [page, page] });
 
     await reader.read();
-    expect(debug).toHaveBeenCalledWith('skipped Route53 record', { zone: 'Z1', record: '*-grpc.x', reason: 'wildcard' });
+    await reader.read();
+    const skipWarnings = warn.mock.calls.filter(([message]) => message === 'skipped a Route53 record that cannot be a store endpoint');
+    expect(skipWarnings.map(([, fields]) => fields)).toEqual([
+      { zone: 'Z1', record: '*-grpc.x', reason: 'wildcard', detail: 'a wildcard record names no single host' },
+      { zone: 'Z1', record: 'b\\056-grpc.x', reason: 'not_a_hostname', detail: 'label "b.-grpc" is not a hostname label' },
+    ]);
+    expect(await metricValue(metrics.recordsSkipped, { reason: 'wildcard' })).toBe(2);
+    expect(await metricValue(metrics.recordsSkipped, { reason: 'not_a_hostname' })).toBe(2);
   });
 });
 
