@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
+import type { RemovalPolicy } from './plan/desired-set.ts';
 
 export const RESTART_MODES = ['annotation', 'none'] as const;
 export type RestartMode = (typeof RESTART_MODES)[number];
@@ -25,6 +26,11 @@ export interface Config {
   restartMode: RestartMode;
   outputFormat: OutputFormat;
   alertRepeatMs: number;
+  removal: RemovalPolicy;
+  /** Least time between two rollouts (storm guard); 0 turns the guard off. */
+  restartMinIntervalMs: number;
+  /** Reverts of our pod-template annotation within an hour after which restarts stop (GitOps fight). */
+  restartRevertLimit: number;
   /** Undefined when leader election is off (one replica). */
   leaderElection: { leaseName: string; identity: string } | undefined;
 }
@@ -144,6 +150,16 @@ function parseLeaderElection(reader: EnvReader, env: Env): Config['leaderElectio
   };
 }
 
+function parseRemovalPolicy(reader: EnvReader): RemovalPolicy {
+  const confirmPolls = reader.integer('REMOVAL_CONFIRM_POLLS', 2, 1, 1_000);
+  const maxPercent = reader.integer('MAX_REMOVAL_PERCENT', 50, 1, 100);
+  const massConfirmPolls = reader.integer('MASS_REMOVAL_CONFIRM_POLLS', Math.max(10, confirmPolls), 1, 10_000);
+  if (massConfirmPolls < confirmPolls) {
+    reader.problems.push(`MASS_REMOVAL_CONFIRM_POLLS=${massConfirmPolls} is less than REMOVAL_CONFIRM_POLLS=${confirmPolls}`);
+  }
+  return { confirmPolls, maxShare: maxPercent / 100, massConfirmPolls };
+}
+
 /** Reads and validates every setting; throws ConfigError listing all problems. */
 export function loadConfig(env: Env): Config {
   const reader = new EnvReader(env);
@@ -165,6 +181,9 @@ export function loadConfig(env: Env): Config {
     restartMode: reader.oneOf('RESTART_MODE', RESTART_MODES, 'annotation'),
     outputFormat: reader.oneOf('OUTPUT_FORMAT', OUTPUT_FORMATS, 'file_sd'),
     alertRepeatMs: reader.integer('ALERT_REPEAT_SECONDS', 900, 0, 7 * 86_400) * 1000,
+    removal: parseRemovalPolicy(reader),
+    restartMinIntervalMs: reader.integer('RESTART_MIN_INTERVAL_SECONDS', 300, 0, 86_400) * 1000,
+    restartRevertLimit: reader.integer('RESTART_REVERT_LIMIT', 3, 1, 1_000),
     leaderElection: parseLeaderElection(reader, env),
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);

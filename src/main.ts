@@ -1,14 +1,18 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { parseEndpointsFile } from './controller/endpoints.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
-import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
+import { DesiredHosts } from './controller/desired-hosts.ts';
+import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler.ts';
+import { parseMissing, type DesiredState } from './plan/desired-set.ts';
 import { WorkQueue } from './controller/work-queue.ts';
-import { Heartbeat, allOf, type CheckResult } from './health.ts';
+import { Heartbeat } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig, makeApiClient } from './kube-config.ts';
 import { createLogger, describeError } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
@@ -82,11 +86,16 @@ async function main(): Promise<number> {
     metrics,
   });
 
-  const desired = new DesiredHosts();
+  const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
+  const published = () => publishedState(configMaps.get(), config.configMapKey);
   const events = createEventRecorder({ core, namespace, logger });
+  // Declared before the reconciler, which asks it before each write; it is built once the parts it stops exist.
+  let lifecycle: Lifecycle | undefined;
   const reconciler = new Reconciler({
     config,
     desired,
+    requeueAfter: (ms) => queue.addAfter(ms),
+    mayWrite: () => lifecycle?.mayWrite() ?? { ok: true },
     configMaps,
     deployments,
     writer: createConfigMapWriter({ core, namespace, name: config.configMapName, metrics, logger }),
@@ -113,6 +122,7 @@ async function main(): Promise<number> {
     return runOnce({
       read: () => reader.read(),
       desired,
+      published,
       reconciler,
       synced: () => configMaps.hasSynced() && deployments.hasSynced(),
       logger,
@@ -122,7 +132,7 @@ async function main(): Promise<number> {
     });
   }
   // Listening from here on, so a signal during start-up also ends in an orderly stop.
-  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+  const signalled = new Promise<string>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
@@ -135,7 +145,7 @@ async function main(): Promise<number> {
     intervalMs: config.pollIntervalMs,
     onResult: (result) => {
       heartbeat.beat();
-      desired.set(result.hosts);
+      desired.update(result.hosts, published);
       queue.add();
     },
     onError: (error) => {
@@ -154,54 +164,43 @@ async function main(): Promise<number> {
         metrics,
       })
     : undefined;
-  const server = await startHttpServer({
+  let server: { port: number; close(): Promise<void> } | undefined;
+  lifecycle = new Lifecycle({
+    elector,
+    poller,
+    queue,
+    closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server?.close()]),
+    heartbeat,
+    readiness: [() => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' })],
+    hasDesired: () => desired.get() !== undefined,
+    shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
+    onDeadline: () => process.exit(EXIT.failed),
+    logger,
+    metrics,
+  });
+  const running = lifecycle;
+  server = await startHttpServer({
     ...config.listen,
     registry: metrics.registry,
-    // A standby never polls, so the poll heartbeat says nothing about it.
-    healthz: () => (elector && !elector.isLeader() ? { ok: true } : heartbeat.check()),
-    readyz: allOf([
-      (): CheckResult => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' }),
-      // A standby never polls; it is ready to take over once its caches are warm.
-      (): CheckResult =>
-        desired.get() || (elector && !elector.isLeader()) ? { ok: true } : { ok: false, reason: 'no successful Route53 poll yet' },
-    ]),
+    healthz: () => running.healthz(),
+    readyz: () => running.readyz(),
   });
   logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
-
-  // Only the leader polls: without a desired set a standby's passes decide to wait, so it never writes.
-  const forever = new Promise<never>(() => {});
-  const leadership = async (): Promise<'leadership lost'> => {
-    if (!elector) {
-      metrics.leader.set(1);
-      poller.start();
-      return forever;
-    }
-    try {
-      await elector.acquire();
-    } catch {
-      return forever; // stopped by a signal before winning
-    }
-    heartbeat.beat();
-    poller.start();
-    return (await elector.holdUntilStopped()) === 'lost' ? 'leadership lost' : forever;
-  };
   await informersStarted;
 
-  const signal = await Promise.race([leadership(), signalled]);
-  logger.info('shutting down', { signal });
-  const deadline = setTimeout(() => {
-    logger.error('shutdown did not finish in time, exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
-    process.exit(EXIT.failed);
-  }, SHUTDOWN_DEADLINE_MS);
-  deadline.unref();
-  // Order matters: no new polls, then let the pass in flight finish so no write is cut in half.
-  await poller.stop();
-  await queue.stop();
-  await elector?.stop();
-  await Promise.all([configMaps.stop(), deployments.stop(), server.close()]);
-  logger.info('stopped');
+  const ending = await running.run(signalled);
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
-  return signal === 'leadership lost' ? EXIT.failed : EXIT.ok;
+  return ending.reason === 'leadership lost' ? EXIT.failed : EXIT.ok;
+}
+
+/** What the ConfigMap publishes now: hosts without ports and the removals it carries; undefined when unreadable or empty. */
+function publishedState(configMap: V1ConfigMap | undefined, key: string): DesiredState | undefined {
+  const text = configMap?.data?.[key];
+  if (text === undefined) return undefined;
+  const parsed = parseEndpointsFile(text);
+  if (!parsed.ok || parsed.endpoints.length === 0) return undefined;
+  const hosts = [...new Set(parsed.endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))].sort();
+  return { hosts, missing: parseMissing(configMap?.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION], hosts) };
 }
 
 /** Every problem on stderr, one per line, and the alert the older tool sent for bad configuration. */

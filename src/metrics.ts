@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const PREFIX = 'thanos_store_discovery_';
 
 export type Route53Outcome = 'success' | 'throttled' | 'server_error' | 'network_error' | 'client_error';
-export type ReconcileOutcome = 'success' | 'error' | 'skipped_empty' | 'waiting';
+export type ReconcileOutcome = 'success' | 'error' | 'skipped_empty' | 'waiting' | 'refused_oversize' | 'fenced';
 
 /** Every metric the controller exports, on one registry so tests can read them without global state. */
 export function createMetrics(registry: Registry = new Registry()) {
@@ -68,6 +68,41 @@ export function createMetrics(registry: Registry = new Registry()) {
     lastSuccessfulSync: new Gauge({
       name: `${PREFIX}last_successful_sync_timestamp_seconds`,
       help: 'Unix time of the last reconcile pass that left the ConfigMap equal to the Route53 records.',
+      registers,
+    }),
+    removalsPending: new Gauge({
+      name: `${PREFIX}removals_pending`,
+      help: 'Endpoints gone from Route53 but still published, waiting for confirming polls.',
+      registers,
+    }),
+    massRemovalHeld: new Gauge({
+      name: `${PREFIX}mass_removal_held`,
+      help: '1 while a removal of more than the allowed share of the endpoints is held.',
+      registers,
+    }),
+    restartDeferred: new Gauge({
+      name: `${PREFIX}restart_deferred`,
+      help: '1 while a rolling restart waits for the minimum interval between restarts (storm guard).',
+      registers,
+    }),
+    configMapBytes: new Gauge({
+      name: `${PREFIX}configmap_bytes`,
+      help: 'Size in bytes of the ConfigMap data (all keys) as last written or refused; the apiserver limit is 1048576.',
+      registers,
+    }),
+    configMapOversize: new Counter({
+      name: `${PREFIX}configmap_oversize_total`,
+      help: 'ConfigMap writes refused because the object would exceed 1 MiB; the last list stays published.',
+      registers,
+    }),
+    restartReverts: new Counter({
+      name: `${PREFIX}restart_reverts_total`,
+      help: 'Times the endpoints-hash annotation we patched into the pod template was reverted by someone else.',
+      registers,
+    }),
+    restartFightStopped: new Gauge({
+      name: `${PREFIX}restart_fight_stopped`,
+      help: '1 while restarts are suspended because the annotation keeps being reverted (GitOps self-heal).',
       registers,
     }),
     leader: new Gauge({ name: `${PREFIX}leader`, help: '1 while this replica holds the leader lease (or runs without leader election).', registers }),

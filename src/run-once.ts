@@ -1,4 +1,6 @@
-import type { DesiredHosts, Reconciler } from './controller/reconciler.ts';
+import type { DesiredHosts } from './controller/desired-hosts.ts';
+import type { Reconciler } from './controller/reconciler.ts';
+import type { DesiredState } from './plan/desired-set.ts';
 import { describeError, type Logger } from './logger.ts';
 import type { Notifier } from './sinks/mattermost-notifier.ts';
 
@@ -7,6 +9,7 @@ export const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
 export interface RunOnceParts {
   read: () => Promise<{ hosts: string[] }>;
   desired: DesiredHosts;
+  published: () => DesiredState | undefined;
   reconciler: Reconciler;
   synced: () => boolean;
   logger: Logger;
@@ -22,11 +25,11 @@ export async function runOnce(parts: RunOnceParts): Promise<number> {
     if (!parts.synced()) {
       const message = 'cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed';
       logger.error(message);
-      await parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
+      void parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
       return EXIT.failed;
     }
     try {
-      parts.desired.set((await parts.read()).hosts);
+      parts.desired.update((await parts.read()).hosts, parts.published);
     } catch (error) {
       await parts.reportPollError(error);
       return EXIT.failed;

@@ -10,7 +10,9 @@ import {
 
 /** What the informer caches show, reduced to the facts a decision needs. */
 export interface ObservedState {
-  configMap: { exists: false } | { exists: true; text: string | undefined; hashAnnotation: string | undefined };
+  configMap:
+    | { exists: false }
+    | { exists: true; text: string | undefined; hashAnnotation: string | undefined; pendingAnnotation?: string | undefined };
   deployment: { exists: false } | { exists: true; hashAnnotation: string | undefined };
 }
 
@@ -21,12 +23,14 @@ export interface DecisionInput {
   format: OutputFormat;
   restartMode: RestartMode;
   observed: ObservedState;
+  /** The removals waiting for confirmation, serialised for the ConfigMap annotation that carries them across runs. */
+  pendingRemovals?: string;
 }
 
 export type ConfigMapAction =
   | { kind: 'none' }
   | { kind: 'create' }
-  | { kind: 'update'; reason: 'endpoints differ' | 'format differs' | 'key missing' | 'unreadable'; detail?: string };
+  | { kind: 'update'; reason: 'endpoints differ' | 'format differs' | 'key missing' | 'unreadable' | 'pending removals'; detail?: string };
 
 export type RestartAction =
   | { kind: 'none'; reason: 'disabled' | 'deployment missing' | 'up to date' | 'adopted' }
@@ -56,7 +60,7 @@ export function decide(input: DecisionInput): Plan {
   const endpoints = toEndpoints(input.desiredHosts, input.port);
   const hash = hashEndpoints(endpoints);
   const published = readPublished(input.observed.configMap);
-  const configMap = decideConfigMap(published, endpoints, input.format);
+  const configMap = decideConfigMap(published, endpoints, input.format, samePending(input));
   const { added, removed } = diffEndpoints(published.endpoints, endpoints);
   return {
     kind: 'converge',
@@ -83,7 +87,15 @@ function readPublished(configMap: ObservedState['configMap']): Published {
   return { state: 'readable', format: parsed.format, endpoints: parsed.endpoints };
 }
 
-function decideConfigMap(published: Published, endpoints: readonly Endpoint[], format: OutputFormat): ConfigMapAction {
+// No annotation (the older tool's ConfigMap, or ours with nothing pending) means nothing pending.
+function samePending(input: DecisionInput): boolean {
+  const observed = input.observed.configMap.exists ? input.observed.configMap.pendingAnnotation : undefined;
+  return (observed ?? NOTHING_PENDING) === (input.pendingRemovals ?? NOTHING_PENDING);
+}
+
+export const NOTHING_PENDING = '{}';
+
+function decideConfigMap(published: Published, endpoints: readonly Endpoint[], format: OutputFormat, pendingSame: boolean): ConfigMapAction {
   switch (published.state) {
     case 'missing':
       return { kind: 'create' };
@@ -94,6 +106,7 @@ function decideConfigMap(published: Published, endpoints: readonly Endpoint[], f
     case 'readable':
       if (!sameList(published.endpoints, endpoints)) return { kind: 'update', reason: 'endpoints differ' };
       if (published.format !== format) return { kind: 'update', reason: 'format differs' };
+      if (!pendingSame) return { kind: 'update', reason: 'pending removals' };
       return { kind: 'none' };
   }
 }

@@ -76,6 +76,8 @@ export class LeaderElector {
   private holding = false;
   /** The lease as last read (holder and resourceVersion) and since when, on the monotonic clock, it looked so. */
   private observed: { holder: string; version: string; since: number } | undefined;
+  /** Monotonic time at which the last successful acquire or renewal was sent. */
+  private renewedAt: number | undefined;
 
   constructor(options: LeaderElectorOptions) {
     this.options = { timings: DEFAULT_LEASE_TIMINGS, monotonicNow: () => performance.now(), ...options };
@@ -83,6 +85,21 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * The fence for writes: leading, and the last successful renewal was sent less than the renew deadline ago on
+   * our own monotonic clock. A standby takes over only after seeing the lease unchanged for the whole (longer)
+   * lease duration, so a leader frozen (SIGSTOP, a long GC pause) past this point finds it false when it resumes,
+   * before its loop has even noticed the loss.
+   */
+  mayWrite(): { ok: true } | { ok: false; reason: string } {
+    if (!this.leading) return { ok: false, reason: 'not the leader' };
+    const sinceRenewalMs = this.options.monotonicNow() - (this.renewedAt ?? Number.NEGATIVE_INFINITY);
+    if (sinceRenewalMs >= this.options.timings.renewDeadlineMs) {
+      return { ok: false, reason: `lease last renewed ${Math.round(sinceRenewalMs)} ms ago, past the renew deadline` };
+    }
+    return { ok: true };
   }
 
   /** Resolves once this replica holds the lease; rejects if `stop()` came first. */
@@ -140,6 +157,7 @@ export class LeaderElector {
 
   private setLeading(leading: boolean): void {
     this.leading = leading;
+    if (!leading) this.renewedAt = undefined;
     this.options.metrics.leader.set(leading ? 1 : 0);
   }
 
@@ -170,9 +188,11 @@ export class LeaderElector {
 
   /** One acquire-or-renew attempt, given up (as failed) after `budgetMs`. */
   private async tryOnce(budgetMs: number): Promise<Attempt> {
+    const sentAt = this.options.monotonicNow();
     this.attempt = within(this.readAndWrite(), budgetMs).then((result) => {
       const attempt = result === TIMED_OUT ? 'failed' : result;
       this.holding = attempt === 'held';
+      if (this.holding) this.renewedAt = sentAt;
       return attempt;
     });
     return this.attempt;

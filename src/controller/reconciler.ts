@@ -3,38 +3,33 @@ import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics, ReconcileOutcome } from '../metrics.ts';
+import { observeRevert, trackReverts, NO_REVERTS, type RevertState } from '../plan/revert-guard.ts';
+import { CONFIGMAP_MAX_BYTES, configMapSizeWith } from '../plan/size-guard.ts';
+import { restartTiming } from '../plan/storm-guard.ts';
 import type { ConfigMapWriter } from '../sinks/configmap-writer.ts';
 import { ENDPOINTS_HASH_ANNOTATION, type DeploymentRestarter } from '../sinks/deployment-restarter.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
 import { decide, type ObservedState, type Plan } from './decide.ts';
+import type { DesiredHosts } from './desired-hosts.ts';
 
 export interface ObjectCache<T> {
   get(): T | undefined;
   hasSynced(): boolean;
 }
 
-/**
- * What the last successful Route53 read says should be published; the poller writes it, each pass reads it
- * (level-based, not event payloads). A read that finds nothing is far likelier a broken zone or permissions than
- * every cluster gone: it keeps the last non-empty set, so repairs go on from it, and is flagged so each pass warns.
- */
-export class DesiredHosts {
-  private hosts: readonly string[] | undefined;
-  private lastReadEmpty = false;
-  set(hosts: readonly string[]): void {
-    this.lastReadEmpty = hosts.length === 0;
-    if (!this.lastReadEmpty || this.hosts === undefined) this.hosts = [...hosts];
-  }
-  get(): readonly string[] | undefined {
-    return this.hosts;
-  }
-  lastReadWasEmpty(): boolean {
-    return this.lastReadEmpty;
+/** A write was about to happen without a valid lease (or while stopping): nothing was written. */
+export class FencedError extends Error {
+  constructor(reason: string) {
+    super(`write skipped: ${reason}`);
+    this.name = 'FencedError';
   }
 }
 
 export interface ReconcilerOptions {
-  config: Pick<Config, 'storePort' | 'outputFormat' | 'restartMode' | 'configMapKey' | 'dryRun'>;
+  config: Pick<
+    Config,
+    'storePort' | 'outputFormat' | 'restartMode' | 'configMapKey' | 'dryRun' | 'restartMinIntervalMs' | 'restartRevertLimit'
+  >;
   desired: DesiredHosts;
   configMaps: ObjectCache<V1ConfigMap>;
   deployments: ObjectCache<V1Deployment>;
@@ -43,27 +38,50 @@ export interface ReconcilerOptions {
   notifier: Notifier;
   metrics: Metrics;
   logger: Logger;
+  /** Asks for another pass after `ms` (a restart deferred by the storm guard). */
+  requeueAfter: (ms: number) => void;
+  /**
+   * Checked right before every write: false once this replica may no longer act (its lease is not known to be
+   * valid, or it is stopping). A leader frozen past its lease must not write when it resumes.
+   */
+  mayWrite?: () => { ok: true } | { ok: false; reason: string };
   /** How long a pass waits for its own write to reach the informer cache, so the next pass does not repeat it. */
   cacheCatchUpMs?: number;
+  /** Monotonic ms, for the storm and revert guards; tests drive it. */
+  monotonicNow?: () => number;
 }
+
+const REVERT_WINDOW_MS = 3_600_000;
+/** Carries the removals being confirmed (host -> missing polls) across restarts, failovers and run-once runs. */
+export const PENDING_REMOVALS_ANNOTATION = 'thanos-store-discovery/pending-removals';
 
 /** One level-based pass: read the caches and the desired hosts, decide purely, carry the plan out through the sinks. */
 export class Reconciler {
   private readonly options: ReconcilerOptions;
+  private readonly now: () => number;
+  private lastRestartAt: number | undefined;
+  private lastPatchedHash: string | undefined;
+  private reverts: RevertState = NO_REVERTS;
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
+    this.now = options.monotonicNow ?? (() => performance.now());
   }
 
   async reconcile(): Promise<ReconcileOutcome> {
-    const { metrics } = this.options;
+    const { metrics, logger } = this.options;
     const stopTimer = metrics.reconcileDuration.startTimer();
     let outcome: ReconcileOutcome = 'error';
     try {
       outcome = await this.pass();
       return outcome;
     } catch (error) {
-      await this.options.notifier.notify({ title: 'Thanos store discovery failed to update Kubernetes', error });
+      if (error instanceof FencedError) {
+        outcome = 'fenced';
+        logger.warn('reconcile pass stopped before a write', { reason: error.message });
+        return outcome;
+      }
+      void this.options.notifier.notify({ title: 'Thanos store discovery failed to update Kubernetes', error });
       throw error;
     } finally {
       stopTimer({ outcome });
@@ -80,9 +98,9 @@ export class Reconciler {
       format: config.outputFormat,
       restartMode: config.restartMode,
       observed: this.observe(),
+      pendingRemovals: this.options.desired.pendingRemovals(),
     });
     const emptyRead = this.options.desired.lastReadWasEmpty();
-    if (emptyRead) await this.reportEmptyRead(plan.kind === 'converge' ? plan.endpoints.length : 0);
     switch (plan.kind) {
       case 'wait':
         logger.debug('waiting', { reason: plan.reason });
@@ -91,7 +109,7 @@ export class Reconciler {
         return 'skipped_empty';
       case 'converge':
         // Still converge on the last non-empty set: a ConfigMap deleted meanwhile is restored, never emptied.
-        await this.converge(plan, { countsAsSync: !emptyRead });
+        if (!(await this.converge(plan, { countsAsSync: !emptyRead }))) return 'refused_oversize';
         return emptyRead ? 'skipped_empty' : 'success';
     }
   }
@@ -105,63 +123,122 @@ export class Reconciler {
             exists: true,
             text: configMap.data?.[this.options.config.configMapKey],
             hashAnnotation: configMap.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION],
+            pendingAnnotation: configMap.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION],
           }
         : { exists: false },
-      deployment: deployment
-        ? { exists: true, hashAnnotation: podTemplateHash(deployment) }
-        : { exists: false },
+      deployment: deployment ? { exists: true, hashAnnotation: podTemplateHash(deployment) } : { exists: false },
     };
   }
 
-  private async reportEmptyRead(kept: number): Promise<void> {
-    const { metrics, logger, notifier } = this.options;
-    metrics.emptyResults.inc();
-    const message = `Route53 returned no matching record; the last non-empty list (${kept} endpoints) is kept`;
-    logger.warn(message, { endpoints: kept });
-    await notifier.notify({ title: 'Thanos store discovery found no endpoints', error: message });
-  }
-
-  private async converge(plan: Extract<Plan, { kind: 'converge' }>, { countsAsSync }: { countsAsSync: boolean }): Promise<void> {
+  /** False when the ConfigMap would not fit: nothing was written or restarted. */
+  private async converge(plan: Extract<Plan, { kind: 'converge' }>, { countsAsSync }: { countsAsSync: boolean }): Promise<boolean> {
     const { config, logger, metrics } = this.options;
     const fields = { endpoints: plan.endpoints.length, added: plan.added, removed: plan.removed, hash: plan.hash };
 
     if (plan.configMap.kind !== 'none') {
       const action = plan.configMap;
+      const before = this.options.configMaps.get();
+      if (!this.fits(before, plan)) return false;
       if (action.kind === 'update' && action.reason === 'unreadable') {
         logger.warn('ConfigMap content is unreadable, replacing it', { detail: action.detail });
       }
       if (config.dryRun) {
         logger.info('dry run: would write ConfigMap', { ...fields, action: action.kind, text: plan.text });
       } else {
-        const before = this.options.configMaps.get();
+        this.fence();
         const outcome = await this.options.writer.write({
           existing: before,
           key: config.configMapKey,
           text: plan.text,
-          annotations: { [ENDPOINTS_HASH_ANNOTATION]: plan.hash },
+          annotations: { [ENDPOINTS_HASH_ANNOTATION]: plan.hash, [PENDING_REMOVALS_ANNOTATION]: this.options.desired.pendingRemovals() },
         });
         logger.info('ConfigMap written', { ...fields, outcome, reason: action.kind === 'update' ? action.reason : 'missing' });
         await this.waitForCache(() => this.options.configMaps.get() !== before);
       }
     }
 
-    if (plan.restart.kind === 'patch') {
-      if (config.dryRun) {
-        logger.info('dry run: would patch the Deployment pod template', fields);
-      } else if ((await this.options.restarter.restart(plan)) === 'patched') {
-        // Only we write this annotation, so waiting for it exactly is safe; a stale status event does not count.
-        await this.waitForCache(() => {
-          const deployment = this.options.deployments.get();
-          return deployment === undefined || podTemplateHash(deployment) === plan.hash;
-        });
-      }
-    } else if (plan.restart.reason === 'deployment missing' && plan.configMap.kind !== 'none') {
-      logger.warn('Thanos Deployment not found: ConfigMap kept current, restart deferred until it exists', fields);
-    }
-
+    await this.restart(plan, fields);
     if (!config.dryRun) metrics.endpoints.set(plan.endpoints.length);
     // Not while reads come back empty: the staleness alert on this gauge must fire then.
     if (countsAsSync) metrics.lastSuccessfulSync.setToCurrentTime();
+    return true;
+  }
+
+  /** The size guard: a list that would not fit in a ConfigMap is refused, and the last one stays published. */
+  private fits(existing: V1ConfigMap | undefined, plan: Extract<Plan, { kind: 'converge' }>): boolean {
+    const { config, metrics, logger, notifier } = this.options;
+    const bytes = configMapSizeWith(existing, config.configMapKey, plan.text);
+    metrics.configMapBytes.set(bytes);
+    if (bytes <= CONFIGMAP_MAX_BYTES) return true;
+    metrics.configMapOversize.inc();
+    const message = `the list of ${plan.endpoints.length} endpoints needs ${bytes} bytes, over the ${CONFIGMAP_MAX_BYTES}-byte ConfigMap limit; the last list stays published`;
+    logger.error(message, { endpoints: plan.endpoints.length, bytes });
+    void notifier.notify({ title: 'Thanos store discovery cannot publish the endpoint list', error: message });
+    return false;
+  }
+
+  private async restart(plan: Extract<Plan, { kind: 'converge' }>, fields: Record<string, unknown>): Promise<void> {
+    const { config, logger, metrics } = this.options;
+    if (plan.restart.kind !== 'patch') {
+      if (plan.restart.reason === 'up to date') this.noteReverts('in place');
+      metrics.restartDeferred.set(0);
+      if (plan.restart.reason === 'deployment missing' && plan.configMap.kind !== 'none') {
+        logger.warn('Thanos Deployment not found: ConfigMap kept current, restart deferred until it exists', fields);
+      }
+      return;
+    }
+    if (this.reverts.stopped) return;
+    if (config.dryRun) {
+      logger.info('dry run: would patch the Deployment pod template', fields);
+      return;
+    }
+    const timing = restartTiming(this.lastRestartAt, this.now(), config.restartMinIntervalMs);
+    if (timing.kind === 'defer') {
+      metrics.restartDeferred.set(1);
+      logger.info('restart deferred by the minimum interval between restarts', { ...fields, waitMs: Math.round(timing.waitMs) });
+      this.options.requeueAfter(timing.waitMs);
+      return;
+    }
+    metrics.restartDeferred.set(0);
+    const deployment = this.options.deployments.get();
+    this.noteReverts(observeRevert(this.lastPatchedHash, plan.hash, deployment && podTemplateHash(deployment)));
+    if (this.reverts.stopped) return;
+    this.fence();
+    if ((await this.options.restarter.restart(plan)) !== 'patched') return;
+    this.lastRestartAt = this.now();
+    this.lastPatchedHash = plan.hash;
+    // Only we write this annotation, so waiting for it exactly is safe; a stale status event does not count.
+    await this.waitForCache(() => {
+      const deployment = this.options.deployments.get();
+      return deployment === undefined || podTemplateHash(deployment) === plan.hash;
+    });
+  }
+
+  /** The GitOps guard: counts reverts of our annotation and stops patching after too many within an hour. */
+  private noteReverts(observation: ReturnType<typeof observeRevert>): void {
+    const { metrics, logger, notifier, config } = this.options;
+    const wasStopped = this.reverts.stopped;
+    this.reverts = trackReverts(this.reverts, observation, this.now(), { maxReverts: config.restartRevertLimit, windowMs: REVERT_WINDOW_MS });
+    if (observation === 'reverted') {
+      metrics.restartReverts.inc();
+      logger.warn('our endpoints-hash annotation was reverted on the Deployment by someone else', { reverts: this.reverts.reverts.length });
+    }
+    metrics.restartFightStopped.set(this.reverts.stopped ? 1 : 0);
+    if (this.reverts.stopped && !wasStopped) {
+      const message =
+        `the pod-template annotation ${ENDPOINTS_HASH_ANNOTATION} was reverted ${this.reverts.reverts.length} times within an hour ` +
+        '(a GitOps tool self-healing the Deployment?); restarts are suspended until the annotation is left in place. ' +
+        'Ignore the annotation in the GitOps tool, or use RESTART_MODE=none with a directory mount';
+      logger.error(message);
+      void notifier.notify({ title: 'Thanos store discovery stopped restarting Thanos', error: message });
+    } else if (!this.reverts.stopped && wasStopped) {
+      logger.info('our endpoints-hash annotation is in place again; restarts resume');
+    }
+  }
+
+  private fence(): void {
+    const verdict = this.options.mayWrite?.() ?? { ok: true };
+    if (!verdict.ok) throw new FencedError(verdict.reason);
   }
 
   /**

@@ -24,6 +24,7 @@ export class WorkQueue {
   private pending = false;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private delayed: { timer: NodeJS.Timeout; at: number } | undefined;
   private stopped = false;
   private failures = 0;
   private notBefore = 0;
@@ -44,10 +45,27 @@ export class WorkQueue {
     this.schedule();
   }
 
+  /** Asks for a pass in `ms` (controller-runtime's RequeueAfter); only the earliest of several such requests is kept. */
+  addAfter(ms: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + ms;
+    if (this.delayed && this.delayed.at <= at) return;
+    clearTimeout(this.delayed?.timer);
+    this.delayed = {
+      at,
+      timer: setTimeout(() => {
+        this.delayed = undefined;
+        this.add();
+      }, ms),
+    };
+  }
+
   /** Stops taking work and resolves once the pass in flight, if any, has finished. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.delayed?.timer);
+    this.delayed = undefined;
     this.timer = undefined;
     await this.running;
   }

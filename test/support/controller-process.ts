@@ -37,6 +37,11 @@ export function controllerEnv(options: ControllerEnvOptions): Record<string, str
     MATTERMOST_ALERTS_HOOK: options.hookUrl,
     POLL_INTERVAL_SECONDS: '1',
     LOG_LEVEL: 'debug',
+    // The scenarios measure convergence itself; the safety rules that delay it on purpose (removal hysteresis,
+    // the mass-removal hold, the storm guard) are off here and tested with their defaults in their own files.
+    REMOVAL_CONFIRM_POLLS: '1',
+    MAX_REMOVAL_PERCENT: '100',
+    RESTART_MIN_INTERVAL_SECONDS: '0',
     AWS_ENDPOINT_URL_ROUTE_53: options.route53Endpoint,
     AWS_REGION: TEST_AWS_REGION,
     AWS_ACCESS_KEY_ID: TEST_AWS_CREDENTIALS.accessKeyId,

@@ -37,6 +37,9 @@ describe('loadConfig', () => {
       restartMode: 'annotation',
       outputFormat: 'file_sd',
       alertRepeatMs: 900_000,
+      removal: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 10 },
+      restartMinIntervalMs: 300_000,
+      restartRevertLimit: 3,
     });
   });
 
@@ -57,6 +60,11 @@ describe('loadConfig', () => {
       RESTART_MODE: 'none',
       OUTPUT_FORMAT: 'endpoint-config',
       ALERT_REPEAT_SECONDS: '60',
+      REMOVAL_CONFIRM_POLLS: '3',
+      MAX_REMOVAL_PERCENT: '25',
+      MASS_REMOVAL_CONFIRM_POLLS: '30',
+      RESTART_MIN_INTERVAL_SECONDS: '0',
+      RESTART_REVERT_LIMIT: '5',
     });
     expect(config).toMatchObject({
       zones: ['ZA', 'ZB'],
@@ -73,6 +81,9 @@ describe('loadConfig', () => {
       restartMode: 'none',
       outputFormat: 'endpoint-config',
       alertRepeatMs: 60_000,
+      removal: { confirmPolls: 3, maxShare: 0.25, massConfirmPolls: 30 },
+      restartMinIntervalMs: 0,
+      restartRevertLimit: 5,
     });
   });
 
@@ -131,6 +142,10 @@ describe('loadConfig', () => {
     [{ LISTEN_ADDRESS: ':70000' }, 'LISTEN_ADDRESS port 70000 is out of range 0..65535'],
     [{ CONFIGMAP_KEY: 'a/b' }, 'CONFIGMAP_KEY="a/b" is not a valid ConfigMap key'],
     [{ RECORD_SUFFIX: '.grpc' }, 'RECORD_SUFFIX=".grpc" is not a DNS label suffix (letters, digits, -)'],
+    [{ REMOVAL_CONFIRM_POLLS: '0' }, 'REMOVAL_CONFIRM_POLLS=0 is out of range 1..1000'],
+    [{ MAX_REMOVAL_PERCENT: '150' }, 'MAX_REMOVAL_PERCENT=150 is out of range 1..100'],
+    [{ REMOVAL_CONFIRM_POLLS: '5', MASS_REMOVAL_CONFIRM_POLLS: '3' }, 'MASS_REMOVAL_CONFIRM_POLLS=3 is less than REMOVAL_CONFIRM_POLLS=5'],
+    [{ RESTART_REVERT_LIMIT: '0' }, 'RESTART_REVERT_LIMIT=0 is out of range 1..1000'],
     [{ THANOS_NAMESPACE: 'Monitoring' }, 'THANOS_NAMESPACE="Monitoring" is not a valid namespace name (DNS-1123 label)'],
   ])('rejects %j', (overrides, problem) => {
     expect(problemsOf({ ...REQUIRED, ...overrides })).toEqual([problem]);

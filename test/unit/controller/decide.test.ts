@@ -118,6 +118,27 @@ describe('decide', () => {
       configMap: { kind: 'update', reason: 'format differs' },
       restart: { kind: 'none', reason: 'up to date' },
     },
+    {
+      name: 'removals pending changed on an unchanged list: rewritten to carry them, no restart',
+      observed: { configMap: ours, deployment: rolled },
+      overrides: { pendingRemovals: '{"c-grpc.x":1}' },
+      configMap: { kind: 'update', reason: 'pending removals' },
+      restart: { kind: 'none', reason: 'up to date' },
+    },
+    {
+      name: 'pending removals already carried: nothing to do',
+      observed: { configMap: { ...ours, pendingAnnotation: '{"c-grpc.x":1}' }, deployment: rolled },
+      overrides: { pendingRemovals: '{"c-grpc.x":1}' },
+      configMap: { kind: 'none' },
+      restart: { kind: 'none', reason: 'up to date' },
+    },
+    {
+      name: 'no annotation and nothing pending are the same: the older tool is adopted without a write',
+      observed: { configMap: { exists: true, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), hashAnnotation: undefined }, deployment: { exists: true, hashAnnotation: undefined } },
+      overrides: { pendingRemovals: '{}' },
+      configMap: { kind: 'none' },
+      restart: { kind: 'none', reason: 'adopted' },
+    },
   ])('$name', ({ observed, overrides, configMap, restart, added, removed }) => {
     const plan = decide(input(observed, overrides));
     expect(plan.kind).toBe('converge');

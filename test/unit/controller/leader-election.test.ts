@@ -121,6 +121,23 @@ describe('LeaderElector', () => {
     await next.stop();
   });
 
+  it('fences writes once the last renewal was sent a renew deadline ago, before its loop notices anything', async () => {
+    const api = new FakeLeaseApi();
+    const clock = { now: 1_000 };
+    const leader = elector(api, 'a', clock);
+    expect(leader.mayWrite()).toEqual({ ok: false, reason: 'not the leader' });
+    await leader.acquire();
+    expect(leader.mayWrite()).toEqual({ ok: true });
+    clock.now += 149;
+    expect(leader.mayWrite()).toEqual({ ok: true });
+    // Frozen (SIGSTOP) past the renew deadline: isLeader() still says yes, the fence says no.
+    clock.now += 1;
+    expect(leader.isLeader()).toBe(true);
+    expect(leader.mayWrite()).toEqual({ ok: false, reason: 'lease last renewed 150 ms ago, past the renew deadline' });
+    await leader.stop();
+    expect(leader.mayWrite().ok).toBe(false);
+  });
+
   it('steps down once renewals fail past the renew deadline', async () => {
     const api = new FakeLeaseApi();
     const leader = elector(api, 'a');

@@ -1,6 +1,8 @@
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
-import { DesiredHosts, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
+import { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
+import { PENDING_REMOVALS_ANNOTATION, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
+import type { RemovalPolicy } from '../../../src/plan/desired-set.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { metricValue } from '../metric-value.ts';
@@ -33,17 +35,45 @@ function configMapWith(text: string, hash?: string): V1ConfigMap {
   return { metadata: { name: 'sd', annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} }, data: { [KEY]: text } };
 }
 
-function setup(options: { configMap?: V1ConfigMap; deployment?: V1Deployment; hosts?: string[]; dryRun?: boolean; writeFails?: boolean }) {
+// Removals go through at once here: the removal rules have their own tables (test/unit/plan).
+const PASS_THROUGH: RemovalPolicy = { confirmPolls: 1, maxShare: 1, massConfirmPolls: 1 };
+
+interface SetupOptions {
+  configMap?: V1ConfigMap;
+  deployment?: V1Deployment;
+  hosts?: string[];
+  dryRun?: boolean;
+  writeFails?: boolean;
+  restartMinIntervalMs?: number;
+  restartRevertLimit?: number;
+  policy?: RemovalPolicy;
+  mayWrite?: () => { ok: true } | { ok: false; reason: string };
+}
+
+function setup(options: SetupOptions) {
   const metrics = createMetrics();
+  const logger = createSilentLogger();
   const configMaps = new FakeCache<V1ConfigMap>(options.configMap);
   const deployments = new FakeCache<V1Deployment>(options.deployment);
   const writes: ConfigMapWriteRequest[] = [];
   const restarts: RestartRequest[] = [];
   const alerts: { title: string; error: unknown }[] = [];
-  const desired = new DesiredHosts();
-  if (options.hosts) desired.set(options.hosts);
+  const requeues: number[] = [];
+  const clock = { now: 1_000_000 };
+  const notifier = { notify: async (alert: { title: string; error: unknown }) => void alerts.push(alert) };
+  const desired = new DesiredHosts({ policy: options.policy ?? PASS_THROUGH, metrics, logger, notifier });
+  const read = (hosts: string[]) => desired.update(hosts, () => undefined);
+  if (options.hosts) read(options.hosts);
   const reconciler = new Reconciler({
-    config: { storePort: 10901, outputFormat: 'file_sd', restartMode: 'annotation', configMapKey: KEY, dryRun: options.dryRun ?? false },
+    config: {
+      storePort: 10901,
+      outputFormat: 'file_sd',
+      restartMode: 'annotation',
+      configMapKey: KEY,
+      dryRun: options.dryRun ?? false,
+      restartMinIntervalMs: options.restartMinIntervalMs ?? 0,
+      restartRevertLimit: options.restartRevertLimit ?? 3,
+    },
     desired,
     configMaps,
     deployments,
@@ -64,13 +94,18 @@ function setup(options: { configMap?: V1ConfigMap; deployment?: V1Deployment; ho
         return 'patched';
       },
     },
-    notifier: { notify: async (alert) => void alerts.push(alert) },
+    notifier,
     metrics,
-    logger: createSilentLogger(),
+    logger,
+    requeueAfter: (ms) => void requeues.push(ms),
+    monotonicNow: () => clock.now,
+    ...(options.mayWrite ? { mayWrite: options.mayWrite } : {}),
     cacheCatchUpMs: 500,
   });
-  return { reconciler, metrics, writes, restarts, alerts, configMaps, deployments, desired };
+  return { reconciler, metrics, writes, restarts, alerts, requeues, clock, configMaps, deployments, desired, read };
 }
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('Reconciler', () => {
   it('waits, writing nothing, until both informers have synced', async () => {
@@ -84,7 +119,7 @@ describe('Reconciler', () => {
   it('creates the ConfigMap with the hash annotation, rolls the Deployment once, and is idempotent', async () => {
     const t = setup({ hosts: ['b-grpc.x', 'a-grpc.x'], deployment: deploymentWith(undefined) });
     expect(await t.reconciler.reconcile()).toBe('success');
-    expect(t.writes).toEqual([{ existing: undefined, key: KEY, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), annotations: { [ENDPOINTS_HASH_ANNOTATION]: HASH } }]);
+    expect(t.writes).toEqual([{ existing: undefined, key: KEY, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), annotations: { [ENDPOINTS_HASH_ANNOTATION]: HASH, [PENDING_REMOVALS_ANNOTATION]: '{}' } }]);
     expect(t.restarts).toEqual([expect.objectContaining({ hash: HASH, added: ENDPOINTS, removed: [] })]);
     // The second pass reads the caches our writes reached, and does nothing.
     expect(await t.reconciler.reconcile()).toBe('success');
@@ -107,9 +142,9 @@ describe('Reconciler', () => {
     const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x'], deployment: deploymentWith(undefined) });
     expect(await t.reconciler.reconcile()).toBe('success');
     const syncedAt = await metricValue(t.metrics.lastSuccessfulSync);
-    t.desired.set([]);
+    t.read([]);
     t.configMaps.object = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settle();
 
     expect(await t.reconciler.reconcile()).toBe('skipped_empty');
     expect(t.writes.at(-1)).toEqual(expect.objectContaining({ existing: undefined, text: renderEndpointsFile(ENDPOINTS, 'file_sd') }));
@@ -146,16 +181,151 @@ describe('Reconciler', () => {
   });
 });
 
+describe('Reconciler safety rules', () => {
+  const ONE = ['a-grpc.x'];
+  const hashOf = (hosts: string[]) => hashEndpoints(hosts.map((host) => `${host}:10901`));
+
+  it('rolls the first change at once and coalesces later ones into one rollout at the end of the window', async () => {
+    const t = setup({ hosts: ONE, deployment: deploymentWith(undefined), restartMinIntervalMs: 300_000 });
+    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(t.restarts).toHaveLength(1);
+    await settle();
+
+    t.clock.now += 60_000;
+    t.read(['a-grpc.x', 'b-grpc.x']);
+    expect(await t.reconciler.reconcile()).toBe('success');
+    t.clock.now += 60_000;
+    t.read(['a-grpc.x', 'b-grpc.x', 'c-grpc.x']);
+    expect(await t.reconciler.reconcile()).toBe('success');
+    // The ConfigMap is kept current at once; the rollout waits for the window's end.
+    expect(t.writes).toHaveLength(3);
+    expect(t.restarts).toHaveLength(1);
+    expect(t.requeues).toEqual([240_000, 180_000]);
+    expect(await metricValue(t.metrics.restartDeferred)).toBe(1);
+
+    t.clock.now += 180_000;
+    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(t.restarts.map((restart) => restart.hash)).toEqual([hashOf(ONE), hashOf(['a-grpc.x', 'b-grpc.x', 'c-grpc.x'])]);
+    expect(await metricValue(t.metrics.restartDeferred)).toBe(0);
+  });
+
+  it('stops patching after the annotation was reverted the limit of times within an hour, and resumes once it stays', async () => {
+    const t = setup({ hosts: ONE, deployment: deploymentWith(undefined), restartRevertLimit: 2 });
+    const revert = async () => {
+      await settle();
+      t.deployments.object = deploymentWith(undefined);
+      t.clock.now += 60_000;
+      return t.reconciler.reconcile();
+    };
+    await t.reconciler.reconcile();
+    await revert();
+    expect(t.restarts).toHaveLength(2);
+    expect(await metricValue(t.metrics.restartReverts)).toBe(1);
+    await revert();
+    // The second revert reaches the limit: no third patch, an alert and the metric instead.
+    expect(t.restarts).toHaveLength(2);
+    expect(await metricValue(t.metrics.restartReverts)).toBe(2);
+    expect(await metricValue(t.metrics.restartFightStopped)).toBe(1);
+    expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery stopped restarting Thanos' })]);
+    await revert();
+    expect(t.restarts).toHaveLength(2);
+    expect(t.alerts).toHaveLength(1);
+
+    // Someone puts our hash back (the GitOps tool now ignores it): the stop lifts.
+    t.deployments.object = deploymentWith(hashOf(ONE));
+    await t.reconciler.reconcile();
+    expect(await metricValue(t.metrics.restartFightStopped)).toBe(0);
+    t.read(['a-grpc.x', 'b-grpc.x']);
+    await t.reconciler.reconcile();
+    expect(t.restarts).toHaveLength(3);
+  });
+
+  it('refuses a list that would not fit in a ConfigMap, keeps the last one and alerts', async () => {
+    const many = Array.from({ length: 25_000 }, (_, i) => `cluster-${String(i).padStart(5, '0')}-grpc.internal.example.com`);
+    const t = setup({ hosts: ONE, deployment: deploymentWith(undefined) });
+    await t.reconciler.reconcile();
+    await settle();
+    t.read(many);
+    expect(await t.reconciler.reconcile()).toBe('refused_oversize');
+    expect(t.writes).toHaveLength(1);
+    expect(t.restarts).toHaveLength(1);
+    expect(await metricValue(t.metrics.configMapOversize)).toBe(1);
+    expect(await metricValue(t.metrics.configMapBytes)).toBeGreaterThan(1024 * 1024);
+    expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery cannot publish the endpoint list' })]);
+  });
+
+  it('writes nothing once the fence says no, without an alert or a retry', async () => {
+    let allowed = true;
+    const t = setup({ hosts: ONE, deployment: deploymentWith(undefined), mayWrite: () => (allowed ? { ok: true } : { ok: false, reason: 'not the leader' }) });
+    expect(await t.reconciler.reconcile()).toBe('success');
+    await settle();
+    allowed = false;
+    t.read(['a-grpc.x', 'b-grpc.x']);
+    expect(await t.reconciler.reconcile()).toBe('fenced');
+    expect(t.writes).toHaveLength(1);
+    expect(t.restarts).toHaveLength(1);
+    expect(t.alerts).toHaveLength(0);
+    expect(await metricValue(t.metrics.reconciles, { outcome: 'fenced' })).toBe(1);
+  });
+
+  it('carries the removals being confirmed in the ConfigMap annotation', async () => {
+    const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'], deployment: deploymentWith(undefined), policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 } });
+    await t.reconciler.reconcile();
+    await settle();
+    t.read(['a-grpc.x', 'b-grpc.x']);
+    await t.reconciler.reconcile();
+    expect(t.writes.at(-1)?.annotations[PENDING_REMOVALS_ANNOTATION]).toBe('{"c-grpc.x":1}');
+    expect(t.writes.at(-1)?.text).toBe(renderEndpointsFile(['a-grpc.x:10901', 'b-grpc.x:10901', 'c-grpc.x:10901'], 'file_sd'));
+    expect(t.restarts).toHaveLength(1);
+    expect(await metricValue(t.metrics.removalsPending)).toBe(1);
+  });
+});
+
 describe('DesiredHosts', () => {
+  const policy: RemovalPolicy = { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 3 };
+  function holder() {
+    const metrics = createMetrics();
+    const alerts: { title: string }[] = [];
+    const desired = new DesiredHosts({ policy, metrics, logger: createSilentLogger(), notifier: { notify: async (alert) => void alerts.push(alert) } });
+    return { desired, metrics, alerts };
+  }
+
   it.each([
     { reads: [], expected: undefined, empty: false },
     { reads: [[]], expected: [], empty: true },
     { reads: [['a'], []], expected: ['a'], empty: true },
-    { reads: [['a'], [], ['b']], expected: ['b'], empty: false },
+    { reads: [['a'], [], ['b']], expected: ['a', 'b'], empty: false },
   ])('after reads $reads holds $expected', ({ reads, expected, empty }) => {
-    const desired = new DesiredHosts();
-    for (const read of reads) desired.set(read);
+    const { desired } = holder();
+    for (const read of reads) desired.update(read, () => undefined);
     expect(desired.get()).toEqual(expected);
     expect(desired.lastReadWasEmpty()).toBe(empty);
+  });
+
+  it('counts each empty poll once and alerts on it', async () => {
+    const { desired, metrics, alerts } = holder();
+    desired.update(['a'], () => undefined);
+    desired.update([], () => undefined);
+    desired.update([], () => undefined);
+    expect(await metricValue(metrics.emptyResults)).toBe(2);
+    expect(alerts.map((alert) => alert.title)).toEqual(['Thanos store discovery found no endpoints', 'Thanos store discovery found no endpoints']);
+  });
+
+  it('starts from the published state, holds a large removal with an alert and the metric', async () => {
+    const { desired, metrics, alerts } = holder();
+    const published = () => ({ hosts: ['a', 'b', 'c', 'd'], missing: new Map([['b', 1]]) });
+    desired.update(['a'], published);
+    // b was already missing once (the annotation), so this read confirms it: 1 of 4 may go. c and d wait.
+    expect(desired.get()).toEqual(['a', 'c', 'd']);
+    expect(await metricValue(metrics.massRemovalHeld)).toBe(0);
+    desired.update(['a'], published);
+    // c and d confirmed: 2 of 3, more than half, held until missing from 3 polls.
+    expect(desired.get()).toEqual(['a', 'c', 'd']);
+    expect(await metricValue(metrics.massRemovalHeld)).toBe(1);
+    expect(alerts.map((alert) => alert.title)).toEqual(['Thanos store discovery is holding a large removal']);
+    desired.update(['a'], published);
+    expect(desired.get()).toEqual(['a']);
+    expect(await metricValue(metrics.massRemovalHeld)).toBe(0);
+    expect(await metricValue(metrics.removalsPending)).toBe(0);
   });
 });

@@ -60,6 +60,25 @@ describe('WorkQueue', () => {
     await queue.stop();
   });
 
+  it('addAfter runs one pass after the earliest of the delays asked for, and none after stop()', async () => {
+    const passes: number[] = [];
+    const started = Date.now();
+    const queue = new WorkQueue({ handler: async () => void passes.push(Date.now() - started), metrics, logger: createSilentLogger(), minIntervalMs: 1 });
+    queue.addAfter(200);
+    queue.addAfter(60);
+    queue.addAfter(120);
+    await until(() => passes.length === 1);
+    await sleep(250);
+    expect(passes).toHaveLength(1);
+    expect(passes[0]).toBeGreaterThanOrEqual(55);
+    expect(passes[0]).toBeLessThan(190);
+
+    queue.addAfter(30);
+    await queue.stop();
+    await sleep(60);
+    expect(passes).toHaveLength(1);
+  });
+
   it('never runs two passes at once', async () => {
     let running = 0;
     let overlapped = false;

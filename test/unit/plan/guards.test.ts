@@ -1,4 +1,4 @@
-import { CONFIGMAP_MAX_BYTES, configMapSizeWith } from '../../../src/plan/size-guard.ts';
+import { CONFIGMAP_MAX_BYTES, configMapSizeWith, type ConfigMapData } from '../../../src/plan/size-guard.ts';
 import { NO_REVERTS, observeRevert, trackReverts, type RevertObservation, type RevertState } from '../../../src/plan/revert-guard.ts';
 import { restartTiming } from '../../../src/plan/storm-guard.ts';
 
@@ -15,7 +15,7 @@ describe('restartTiming', () => {
 });
 
 describe('configMapSizeWith', () => {
-  it.each([
+  it.each<{ title: string; existing: ConfigMapData | undefined; size: number }>([
     { title: 'a new object holds only our key', existing: undefined, size: 'k'.length + 'abc'.length },
     { title: 'our key replaced, others counted', existing: { data: { k: 'old text', other: 'xy' } }, size: 1 + 3 + 5 + 2 },
     { title: 'binary data counted decoded', existing: { binaryData: { bin: Buffer.from('12345').toString('base64') } }, size: 1 + 3 + 3 + 5 },

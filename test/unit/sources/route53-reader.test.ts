@@ -131,7 +131,7 @@ describe('pagination', () => {
 
     await reader.read();
     await reader.read();
-    const skipWarnings = warn.mock.calls.filter(([message]) => message === 'skipped a Route53 record that cannot be a store endpoint');
+    const skipWarnings = (warn.mock.calls as unknown[][]).filter(([message]) => message === 'skipped a Route53 record that cannot be a store endpoint');
     expect(skipWarnings.map(([, fields]) => fields)).toEqual([
       { zone: 'Z1', record: '*-grpc.x', reason: 'wildcard', detail: 'a wildcard record names no single host' },
       { zone: 'Z1', record: 'b\\056-grpc.x', reason: 'not_a_hostname', detail: 'label "b.-grpc" is not a hostname label' },
