@@ -64,6 +64,8 @@ export interface ControllerProcess {
   /** A sample's value from /metrics (labels must match exactly those given); 0 when absent. */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   waitUntilReady(timeoutMs?: number): Promise<void>;
+  /** Sends `signal` and returns at once (SIGSTOP, SIGCONT). */
+  signal(signal: NodeJS.Signals): void;
   /** Sends `signal` and resolves with the exit code and how long the exit took. */
   terminate(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
   stop(): Promise<void>;
@@ -117,6 +119,7 @@ export async function startController(env: Record<string, string>, dir: string, 
     async waitUntilReady(timeoutMs = 30_000) {
       await waitUntilReady(proc, 'ready (/readyz 200)', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, timeoutMs);
     },
+    signal: (signal) => void proc.kill(signal),
     async terminate(signal = 'SIGTERM') {
       const started = Date.now();
       proc.kill(signal);
