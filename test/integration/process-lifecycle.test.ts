@@ -64,6 +64,26 @@ describe('process lifecycle', () => {
       expect(suite.receiver.posts).toHaveLength(0);
     }));
 
+    it('confirms a removal across runs through the ConfigMap annotation, with the default hysteresis', suite.logged(async () => {
+      const hosts = ['cluster-a-grpc.once-removal.internal.example.com', 'cluster-b-grpc.once-removal.internal.example.com'];
+      const { kubeConfig, namespace, zone } = await world('once-removal', hosts);
+      const once = async () => {
+        const running = await start(namespace, [zone], { RUN_ONCE: 'true', REMOVAL_CONFIRM_POLLS: undefined, MAX_REMOVAL_PERCENT: undefined });
+        expect(await running.exited).toBe(0);
+      };
+      await once();
+      await suite.peers.route53.deleteRecords(zone, aRecords(hosts).slice(1));
+      // The first run that misses b keeps it and carries the count; the next confirms it.
+      await once();
+      const kept = await readConfigMap(kubeConfig, namespace);
+      expect(kept?.data?.[SD_KEY]).toBe(expectedFileSd(hosts));
+      expect(kept?.metadata?.annotations?.['thanos-store-discovery/pending-removals']).toBe(JSON.stringify({ [hosts[1]!]: 1 }));
+      await once();
+      const confirmed = await readConfigMap(kubeConfig, namespace);
+      expect(confirmed?.data?.[SD_KEY]).toBe(expectedFileSd(hosts.slice(0, 1)));
+      expect(confirmed?.metadata?.annotations?.['thanos-store-discovery/pending-removals']).toBe('{}');
+    }));
+
     it('exits non-zero without touching the ConfigMap when Route53 cannot be read', suite.logged(async () => {
       const hosts = ['cluster-a-grpc.once-failing.internal.example.com', 'cluster-b-grpc.once-failing.internal.example.com'];
       const { kubeConfig, namespace, zone } = await world('once-failing', hosts);
