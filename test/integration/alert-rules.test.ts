@@ -40,7 +40,15 @@ afterAll(async () => {
 
 /** The PrometheusRule's groups as a Prometheus rule file, written where the unit tests expect rules.yml. */
 async function renderRules(...args: string[]): Promise<RuleGroups> {
-  const manifests = await helm.template(RELEASE, NAMESPACE, '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.force=true', ...args);
+  const manifests = await helm.template(
+    RELEASE,
+    NAMESPACE,
+    '--set',
+    'prometheusRule.enabled=true',
+    '--set',
+    'prometheusRule.force=true',
+    ...args,
+  );
   const rules = only<Manifest & { spec: RuleGroups }>(manifests, 'PrometheusRule').spec;
   await writeFile(join(dir, 'rules.yml'), stringify(rules));
   return rules;

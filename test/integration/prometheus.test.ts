@@ -75,82 +75,121 @@ describe('a real Prometheus scraping the controller', () => {
     return (await prometheus!.alerts()).find((alert) => alert.labels['alertname'] === STALE_ALERT);
   }
 
-  it('gets every documented metric with its type and labels, fires the stale-sync alert while Route53 fails, and answers every dashboard query', suite.logged(async () => {
-    const manifests = await helm.template(
-      RELEASE, NAMESPACE,
-      '--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.force=true',
-      '--set', 'serviceMonitor.interval=1s', '--set', 'serviceMonitor.scrapeTimeout=1s',
-      '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.force=true',
-      '--set', 'prometheusRule.syncStale.maxAgeSeconds=4', '--set', 'prometheusRule.syncStale.for=3s',
-      '--set', 'grafanaDashboard.enabled=true',
-    );
-    const service = only<V1Service>(manifests, 'Service');
-    const job = service.metadata!.name!;
+  it(
+    'gets every documented metric with its type and labels, fires the stale-sync alert while Route53 fails, and answers every dashboard query',
+    suite.logged(async () => {
+      const manifests = await helm.template(
+        RELEASE,
+        NAMESPACE,
+        '--set',
+        'serviceMonitor.enabled=true',
+        '--set',
+        'serviceMonitor.force=true',
+        '--set',
+        'serviceMonitor.interval=1s',
+        '--set',
+        'serviceMonitor.scrapeTimeout=1s',
+        '--set',
+        'prometheusRule.enabled=true',
+        '--set',
+        'prometheusRule.force=true',
+        '--set',
+        'prometheusRule.syncStale.maxAgeSeconds=4',
+        '--set',
+        'prometheusRule.syncStale.for=3s',
+        '--set',
+        'grafanaDashboard.enabled=true',
+      );
+      const service = only<V1Service>(manifests, 'Service');
+      const job = service.metadata!.name!;
 
-    const hosts = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com'];
-    const { namespace, zone } = await suite.prepare({ prefix: 'prometheus', records: aRecords(hosts) });
-    const controller = await suite.startController(namespace, [zone], {}, { route53: 'proxy', hookUrl: suite.receiver.url });
-    await controller.waitUntilReady();
+      const hosts = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com'];
+      const { namespace, zone } = await suite.prepare({ prefix: 'prometheus', records: aRecords(hosts) });
+      const controller = await suite.startController(namespace, [zone], {}, { route53: 'proxy', hookUrl: suite.receiver.url });
+      await controller.waitUntilReady();
 
-    prometheus = await startPrometheus({
-      global: { evaluation_interval: '1s' },
-      scrapeConfigs: [scrapeConfigFor(only(manifests, 'ServiceMonitor'), service, new URL(controller.metricsUrl))],
-      rules: only<Manifest & { spec: unknown }>(manifests, 'PrometheusRule').spec,
-    });
-    const query = (expr: string) => prometheus!.query(expr);
-    const scraped = async (expr: string) => (await query(expr)).length > 0;
-    await waitFor(() => scraped(`up{namespace="${NAMESPACE}", job="${job}"} == 1`), 'the controller scraped up', 30_000, logTail(controller));
-    await waitFor(() => scraped(`${METRIC_PREFIX}endpoints{job="${job}"} == 2`), 'the endpoints scraped', 30_000, logTail(controller));
-    expect(await staleAlert()).toBeUndefined();
+      prometheus = await startPrometheus({
+        global: { evaluation_interval: '1s' },
+        scrapeConfigs: [scrapeConfigFor(only(manifests, 'ServiceMonitor'), service, new URL(controller.metricsUrl))],
+        rules: only<Manifest & { spec: unknown }>(manifests, 'PrometheusRule').spec,
+      });
+      const query = (expr: string) => prometheus!.query(expr);
+      const scraped = async (expr: string) => (await query(expr)).length > 0;
+      await waitFor(
+        () => scraped(`up{namespace="${NAMESPACE}", job="${job}"} == 1`),
+        'the controller scraped up',
+        30_000,
+        logTail(controller),
+      );
+      await waitFor(() => scraped(`${METRIC_PREFIX}endpoints{job="${job}"} == 2`), 'the endpoints scraped', 30_000, logTail(controller));
+      expect(await staleAlert()).toBeUndefined();
 
-    // Route53 unreachable: the sync timestamp stops, the alert goes pending, then firing once `for:` has passed.
-    suite.peers.proxy.inject('reset');
-    const states: string[] = [];
-    await waitFor(async () => {
-      const state = (await staleAlert())?.state;
-      if (state !== undefined && states.at(-1) !== state) states.push(state);
-      return state === 'firing';
-    }, `${STALE_ALERT} firing`, 60_000, logTail(controller));
-    expect(states).toEqual(['pending', 'firing']);
-    const firing = (await staleAlert())!;
-    expect(firing.labels).toEqual({ alertname: STALE_ALERT, namespace: NAMESPACE, job, severity: 'critical' });
-    expect(firing.annotations['description']).toMatch(new RegExp(`^The controller ${NAMESPACE}/${job} has not left the ConfigMap equal to Route53 for [\\d.]+s\\.$`));
+      // Route53 unreachable: the sync timestamp stops, the alert goes pending, then firing once `for:` has passed.
+      suite.peers.proxy.inject('reset');
+      const states: string[] = [];
+      await waitFor(
+        async () => {
+          const state = (await staleAlert())?.state;
+          if (state !== undefined && states.at(-1) !== state) states.push(state);
+          return state === 'firing';
+        },
+        `${STALE_ALERT} firing`,
+        60_000,
+        logTail(controller),
+      );
+      expect(states).toEqual(['pending', 'firing']);
+      const firing = (await staleAlert())!;
+      expect(firing.labels).toEqual({ alertname: STALE_ALERT, namespace: NAMESPACE, job, severity: 'critical' });
+      expect(firing.annotations['description']).toMatch(
+        new RegExp(`^The controller ${NAMESPACE}/${job} has not left the ConfigMap equal to Route53 for [\\d.]+s\\.$`),
+      );
 
-    // The failed poll's Mattermost alert shows up as alerts_total{outcome="sent"}; then Route53 comes back.
-    await waitFor(() => scraped(`${METRIC_PREFIX}alerts_total{job="${job}", outcome="sent"} >= 1`), 'an alert sent', 90_000, logTail(controller));
-    suite.peers.proxy.clear();
-    await waitForPolls(controller, 2, 90_000);
-    await waitFor(async () => (await staleAlert()) === undefined, `${STALE_ALERT} resolved`, 30_000, logTail(controller));
+      // The failed poll's Mattermost alert shows up as alerts_total{outcome="sent"}; then Route53 comes back.
+      await waitFor(
+        () => scraped(`${METRIC_PREFIX}alerts_total{job="${job}", outcome="sent"} >= 1`),
+        'an alert sent',
+        90_000,
+        logTail(controller),
+      );
+      suite.peers.proxy.clear();
+      await waitForPolls(controller, 2, 90_000);
+      await waitFor(async () => (await staleAlert()) === undefined, `${STALE_ALERT} resolved`, 30_000, logTail(controller));
 
-    // Every metric of the README's table arrives with the documented type and exactly the documented labels.
-    const metadata = await prometheus.metadata();
-    const documented = await documentedMetrics();
-    const arrived = await Promise.all(
-      documented.map(async ({ name }) => {
-        const series = await prometheus!.series(`{__name__=~"${name}(_bucket|_sum|_count)?", job="${job}"}`);
-        const labels = [...new Set(series.flatMap((s) => Object.keys(s).filter((label) => !TARGET_LABELS.has(label) && label !== 'le')))].sort();
-        return { name, type: metadata[name]?.[0]?.type, labels, series: series.length > 0 };
-      }),
-    );
-    expect(arrived).toEqual(documented.map(({ name, type, labels }) => ({ name, type, labels, series: true })));
-    // The default process metrics keep their standard names.
-    expect(metadata['process_cpu_seconds_total']?.[0]?.type).toBe('counter');
-    expect(metadata['nodejs_heap_size_used_bytes']?.[0]?.type).toBe('gauge');
+      // Every metric of the README's table arrives with the documented type and exactly the documented labels.
+      const metadata = await prometheus.metadata();
+      const documented = await documentedMetrics();
+      const arrived = await Promise.all(
+        documented.map(async ({ name }) => {
+          const series = await prometheus!.series(`{__name__=~"${name}(_bucket|_sum|_count)?", job="${job}"}`);
+          const labels = [
+            ...new Set(series.flatMap((s) => Object.keys(s).filter((label) => !TARGET_LABELS.has(label) && label !== 'le'))),
+          ].sort();
+          return { name, type: metadata[name]?.[0]?.type, labels, series: series.length > 0 };
+        }),
+      );
+      expect(arrived).toEqual(documented.map(({ name, type, labels }) => ({ name, type, labels, series: true })));
+      // The default process metrics keep their standard names.
+      expect(metadata['process_cpu_seconds_total']?.[0]?.type).toBe('counter');
+      expect(metadata['nodejs_heap_size_used_bytes']?.[0]?.type).toBe('gauge');
 
-    // Every dashboard query parses and returns data; every variable finds this release.
-    const dashboardMap = only<V1ConfigMap>(manifests, 'ConfigMap');
-    const dashboard = JSON.parse(dashboardMap.data!['thanos-store-discovery.json']!) as Dashboard;
-    const queries = dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ panel: panel.title, expr: substitute(target.expr, job) })));
-    expect(queries.length).toBeGreaterThanOrEqual(20);
-    const answered = await Promise.all(queries.map(async ({ panel, expr }) => ({ panel, expr, series: (await query(expr)).length })));
-    expect(answered.filter((answer) => answer.series === 0)).toEqual([]);
-    const variables = dashboard.templating.list.filter((variable) => variable.type === 'query');
-    const values = await Promise.all(
-      variables.map(async ({ name, definition = '' }) => {
-        const [, selector = '', label = ''] = /^label_values\((.+), (\w+)\)$/.exec(substitute(definition, job)) ?? [];
-        return [name, [...new Set((await prometheus!.series(selector)).map((s) => s[label]))]] as const;
-      }),
-    );
-    expect(Object.fromEntries(values)).toEqual({ namespace: [NAMESPACE], job: [job] });
-  }), 300_000);
+      // Every dashboard query parses and returns data; every variable finds this release.
+      const dashboardMap = only<V1ConfigMap>(manifests, 'ConfigMap');
+      const dashboard = JSON.parse(dashboardMap.data!['thanos-store-discovery.json']!) as Dashboard;
+      const queries = dashboard.panels.flatMap((panel) =>
+        panel.targets.map((target) => ({ panel: panel.title, expr: substitute(target.expr, job) })),
+      );
+      expect(queries.length).toBeGreaterThanOrEqual(20);
+      const answered = await Promise.all(queries.map(async ({ panel, expr }) => ({ panel, expr, series: (await query(expr)).length })));
+      expect(answered.filter((answer) => answer.series === 0)).toEqual([]);
+      const variables = dashboard.templating.list.filter((variable) => variable.type === 'query');
+      const values = await Promise.all(
+        variables.map(async ({ name, definition = '' }) => {
+          const [, selector = '', label = ''] = /^label_values\((.+), (\w+)\)$/.exec(substitute(definition, job)) ?? [];
+          return [name, [...new Set((await prometheus!.series(selector)).map((s) => s[label]))]] as const;
+        }),
+      );
+      expect(Object.fromEntries(values)).toEqual({ namespace: [NAMESPACE], job: [job] });
+    }),
+    300_000,
+  );
 });

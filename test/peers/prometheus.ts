@@ -103,7 +103,8 @@ export async function startPrometheus(config: PrometheusConfig): Promise<Prometh
   async function api<T>(path: string, params: Record<string, string> = {}): Promise<T> {
     const response = await fetch(`${url}/api/v1/${path}?${new URLSearchParams(params).toString()}`);
     const answer = (await response.json()) as ApiAnswer<T>;
-    if (answer.status !== 'success') throw new PeerError('prometheus', `${path} ${JSON.stringify(params)}: ${answer.error ?? response.status}`);
+    if (answer.status !== 'success')
+      throw new PeerError('prometheus', `${path} ${JSON.stringify(params)}: ${answer.error ?? response.status}`);
     return answer.data;
   }
 

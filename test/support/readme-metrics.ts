@@ -19,7 +19,10 @@ export async function documentedMetrics(): Promise<DocumentedMetric[]> {
   const rows = section.split('\n').filter((line) => /^\| `[a-z_]+` \|/.test(line));
   if (rows.length === 0) throw new Error('README.md has no metric table under "## Metrics"');
   return rows.map((row) => {
-    const [name = '', type = '', labels = ''] = row.split('|').slice(1).map((cell) => cell.trim());
+    const [name = '', type = '', labels = ''] = row
+      .split('|')
+      .slice(1)
+      .map((cell) => cell.trim());
     if (type !== 'counter' && type !== 'gauge' && type !== 'histogram') throw new Error(`README metric row with unknown type: ${row}`);
     return {
       name: METRIC_PREFIX + name.replaceAll('`', ''),

@@ -20,6 +20,8 @@ describe('createMetrics', () => {
     const own = names.filter((name) => !standard.includes(name));
     expect(standard.length).toBeGreaterThan(10);
     expect(own.every((name) => name.startsWith('thanos_store_discovery_'))).toBe(true);
-    expect(names.filter((name) => name.startsWith('thanos_store_discovery_process_') || name.startsWith('thanos_store_discovery_nodejs_'))).toEqual([]);
+    expect(
+      names.filter((name) => name.startsWith('thanos_store_discovery_process_') || name.startsWith('thanos_store_discovery_nodejs_')),
+    ).toEqual([]);
   });
 });
