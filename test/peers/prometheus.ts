@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { resolvePeerBinaries } from './binaries.ts';
 import { PeerError } from './peer-error.ts';
-import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady } from './peer-process.ts';
+import { startPeerInDir } from './peer-process.ts';
 import { freePort } from './ports.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -62,7 +62,6 @@ interface ApiAnswer<T> {
 export async function startPrometheus(config: PrometheusConfig): Promise<Prometheus> {
   const { prometheus } = await resolvePeerBinaries(['prometheus']);
   const dir = await mkdtemp(join(tmpdir(), 'tsd-prometheus-'));
-  trackTempDir(dir);
   const ruleFiles = config.rules === undefined ? [] : [join(dir, 'rules.yml')];
   if (config.rules !== undefined) await writeFile(ruleFiles[0]!, stringify(config.rules));
   await writeFile(
@@ -71,7 +70,7 @@ export async function startPrometheus(config: PrometheusConfig): Promise<Prometh
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = startPeerProcess({
+  const { proc, stop } = await startPeerInDir({
     peer: 'prometheus',
     command: prometheus,
     args: [
@@ -80,25 +79,11 @@ export async function startPrometheus(config: PrometheusConfig): Promise<Prometh
       `--web.listen-address=127.0.0.1:${port}`,
     ],
     logPath: join(dir, 'prometheus.log'),
+    dir,
+    ready: `ready at ${url}`,
+    probe: async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })).status === 200,
+    timeoutMs: READY_TIMEOUT_MS,
   });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await proc.stop();
-    removeTempDir(dir);
-  };
-  try {
-    await waitUntilReady(
-      proc,
-      `ready at ${url}`,
-      async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })).status === 200,
-      READY_TIMEOUT_MS,
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
 
   async function api<T>(path: string, params: Record<string, string> = {}): Promise<T> {
     const response = await fetch(`${url}/api/v1/${path}?${new URLSearchParams(params).toString()}`);
