@@ -551,7 +551,9 @@ describe('helm install into a real kube-apiserver', () => {
 
   it('installs without the monitoring.coreos.com CRDs, leaving out the ServiceMonitor and PrometheusRule', async () => {
     const namespace = await controlPlane!.createNamespace('chart-no-crds');
-    await install(namespace, ...monitoringValues);
+    const installed = await install(namespace, ...monitoringValues);
+    expect(installed.stdout).toContain('NOT INSTALLED: the ServiceMonitor');
+    expect(installed.stdout).toContain('NOT INSTALLED: the PrometheusRule');
     const listed = await helm(['get', 'manifest', RELEASE, '--namespace', namespace, '--kubeconfig', controlPlane!.kubeconfigPath]);
     const kinds = parseAllDocuments(listed.stdout).map((doc) => (doc.toJS() as Manifest | null)?.kind).filter((kind) => kind !== undefined).sort();
     expect(kinds).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
@@ -561,7 +563,9 @@ describe('helm install into a real kube-apiserver', () => {
     const kubeConfig = controlPlane!.kubeConfig();
     await applyMonitoringCrds(kubeConfig);
     const namespace = await controlPlane!.createNamespace('chart-monitoring');
-    await install(namespace, ...monitoringValues, '--set', 'prometheusRule.labels.release=prom');
+    const installed = await install(namespace, ...monitoringValues, '--set', 'prometheusRule.labels.release=prom');
+    expect(installed.stdout).toContain('A ServiceMonitor is installed: it scrapes them every 30s.');
+    expect(installed.stdout).toContain('A PrometheusRule is installed.');
 
     const objects = kubeConfig.makeApiClient(CustomObjectsApi);
     const name = 'tsd-thanos-store-discovery';
