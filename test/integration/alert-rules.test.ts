@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { resolvePeerBinaries } from '../peers/binaries.ts';
-import { createHelm, only, runTool, type Helm, type Manifest } from '../support/tools.ts';
+import { createHelm, only, runTool, setValues, type Helm, type Manifest } from '../support/tools.ts';
 
 const UNIT_TESTS = fileURLToPath(new URL('../prometheus/alert-rules.test.yml', import.meta.url));
 // The unit tests' series carry the labels the default selector of release `tsd` in namespace `monitoring` matches.
@@ -39,15 +39,11 @@ afterAll(async () => {
 });
 
 /** The PrometheusRule's groups as a Prometheus rule file, written where the unit tests expect rules.yml. */
-async function renderRules(...args: string[]): Promise<RuleGroups> {
+async function renderRules(values: Record<string, string | number> = {}): Promise<RuleGroups> {
   const manifests = await helm.template(
     RELEASE,
     NAMESPACE,
-    '--set',
-    'prometheusRule.enabled=true',
-    '--set',
-    'prometheusRule.force=true',
-    ...args,
+    ...setValues({ 'prometheusRule.enabled': true, 'prometheusRule.force': true, ...values }),
   );
   const rules = only<Manifest & { spec: RuleGroups }>(manifests, 'PrometheusRule').spec;
   await writeFile(join(dir, 'rules.yml'), stringify(rules));
@@ -86,7 +82,7 @@ describe('the PrometheusRule', () => {
   });
 
   it('takes its thresholds from the values: a longer allowed sync age leaves the stale-sync history silent', async () => {
-    await renderRules('--set', 'prometheusRule.syncStale.maxAgeSeconds=3600');
+    await renderRules({ 'prometheusRule.syncStale.maxAgeSeconds': 3600 });
     const result = await runTool(promtool, ['test', 'rules', '--run', '^SyncStale', join(dir, 'alert-rules.test.yml')]);
     expect(result.code).not.toBe(0);
     expect(result.stdout + result.stderr).toContain('alertname: ThanosStoreDiscoverySyncStale');
@@ -95,7 +91,7 @@ describe('the PrometheusRule', () => {
   it('selects the series of the release by namespace and job unless a selector is given', async () => {
     const byDefault = await renderRules();
     expect(byDefault.groups[0]!.rules[0]!.expr).toContain('{namespace="monitoring", job="tsd-thanos-store-discovery"}');
-    const custom = await renderRules('--set', 'prometheusRule.selector=app="tsd"', '--set', 'prometheusRule.noLeader.for=1m');
+    const custom = await renderRules({ 'prometheusRule.selector': 'app="tsd"', 'prometheusRule.noLeader.for': '1m' });
     expect(custom.groups[0]!.rules.every((rule) => rule.expr.includes('{app="tsd"') && !rule.expr.includes('job='))).toBe(true);
     expect(custom.groups[0]!.rules.find((rule) => rule.alert === 'ThanosStoreDiscoveryNoLeader')?.for).toBe('1m');
   });

@@ -4,7 +4,7 @@ import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import { startPrometheus, type Prometheus, type PrometheusAlert } from '../peers/prometheus.ts';
 import { documentedMetrics, METRIC_PREFIX } from '../support/readme-metrics.ts';
 import { aRecords, logTail, scenarioSuite, waitForPolls } from '../support/scenario.ts';
-import { createHelm, only, type Helm, type Manifest } from '../support/tools.ts';
+import { createHelm, only, setValues, type Helm, type Manifest } from '../support/tools.ts';
 import { waitFor } from '../support/wait.ts';
 
 const RELEASE = 'tsd';
@@ -81,24 +81,17 @@ describe('a real Prometheus scraping the controller', () => {
       const manifests = await helm.template(
         RELEASE,
         NAMESPACE,
-        '--set',
-        'serviceMonitor.enabled=true',
-        '--set',
-        'serviceMonitor.force=true',
-        '--set',
-        'serviceMonitor.interval=1s',
-        '--set',
-        'serviceMonitor.scrapeTimeout=1s',
-        '--set',
-        'prometheusRule.enabled=true',
-        '--set',
-        'prometheusRule.force=true',
-        '--set',
-        'prometheusRule.syncStale.maxAgeSeconds=4',
-        '--set',
-        'prometheusRule.syncStale.for=3s',
-        '--set',
-        'grafanaDashboard.enabled=true',
+        ...setValues({
+          'serviceMonitor.enabled': true,
+          'serviceMonitor.force': true,
+          'serviceMonitor.interval': '1s',
+          'serviceMonitor.scrapeTimeout': '1s',
+          'prometheusRule.enabled': true,
+          'prometheusRule.force': true,
+          'prometheusRule.syncStale.maxAgeSeconds': 4,
+          'prometheusRule.syncStale.for': '3s',
+          'grafanaDashboard.enabled': true,
+        }),
       );
       const service = only<V1Service>(manifests, 'Service');
       const job = service.metadata!.name!;

@@ -66,6 +66,11 @@ export async function createHelm(): Promise<Helm> {
   };
 }
 
+/** `--set key=value` arguments for helm, one pair per entry. */
+export function setValues(values: Record<string, string | number | boolean>): string[] {
+  return Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]);
+}
+
 /** The one manifest of `kind`; throws when there are none or several. */
 export function only<T>(manifests: readonly Manifest[], kind: string): T {
   const found = manifests.filter((m) => m.kind === kind);
