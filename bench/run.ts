@@ -57,7 +57,7 @@ function pagedClient(records: ResourceRecordSet[]): Pick<Route53Client, 'send'> 
       $metadata: {},
     };
   };
-  return { send } as unknown as Pick<Route53Client, 'send'>;
+  return { send };
 }
 
 async function measure(name: string, records: number, targetMs: number, targetHeapMb: number, run: () => unknown): Promise<Result> {

@@ -31,6 +31,7 @@ export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error is described by its string form
     const message = current instanceof Error ? current.message : String(current);
     parts.push(message.split('\n', 1)[0] ?? '');
     current = current instanceof Error ? current.cause : undefined;

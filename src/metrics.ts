@@ -114,8 +114,9 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['resource', 'event'] as const,
       registers,
     }),
+    /** The standard `process_*` and `nodejs_*` metrics, unprefixed, so stock Node.js dashboards and alerts work. */
     collectDefaults(): void {
-      collectDefaultMetrics({ register: registry, prefix: PREFIX });
+      collectDefaultMetrics({ register: registry });
     },
   };
 }

@@ -20,7 +20,7 @@ export function clockTime(timestamp: unknown): string {
 }
 
 function scalar(value: unknown): string {
-  if (typeof value === 'string') return /^[^\s"=,\[\]]+$/.test(value) ? value : JSON.stringify(value);
+  if (typeof value === 'string') return /^[^\s"=,[\]]+$/.test(value) ? value : JSON.stringify(value);
   if (value === null || typeof value !== 'object') return String(value);
   return JSON.stringify(value);
 }
@@ -46,5 +46,6 @@ export function formatLogLine(line: string, paint: Paint = plain): string {
   const fields = Object.entries(record)
     .filter(([key]) => !HIDDEN.has(key))
     .map(([key, value]) => paint('dim', formatField(key, value)));
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the message is printed as it came, whatever its type
   return [paint('gray', clockTime(record['timestamp'])), paint(style, level.padEnd(5)), String(record['message'] ?? ''), ...fields].join(' ');
 }

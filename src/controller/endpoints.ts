@@ -75,7 +75,7 @@ function extractAddresses(
     for (const group of document) {
       const targets: unknown = isRecord(group) ? group['targets'] : undefined;
       if (!Array.isArray(targets)) return { ok: false, reason: 'a file_sd entry has no `targets` list' };
-      values.push(...targets);
+      values.push(...(targets as unknown[]));
     }
     return { ok: true, format: 'file_sd', values };
   }

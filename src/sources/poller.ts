@@ -76,7 +76,7 @@ export class Poller {
 
   #read(): Promise<Route53ReadResult> {
     const signal = this.#stopping.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
     return this.#options.read(signal);
   }
 

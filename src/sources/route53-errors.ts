@@ -95,5 +95,5 @@ function rewrappedCodes(error: object): string[] {
 }
 
 function fieldsOf(error: unknown): ErrorFields {
-  return typeof error === 'object' && error !== null ? (error as ErrorFields) : {};
+  return typeof error === 'object' && error !== null ? error : {};
 }

@@ -1,16 +1,21 @@
 // The Helm chart, rendered and linted by a real helm binary, then installed into a real kube-apiserver where
 // SubjectAccessReviews check what its ServiceAccount may do.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
+  ApiextensionsV1Api,
   AppsV1Api,
   AuthorizationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  loadYaml,
+  PolicyV1Api,
+  type V1CustomResourceDefinition,
+  type V1ConfigMap,
   type V1Deployment,
   type V1EnvVar,
+  type V1PodDisruptionBudget,
   type V1PolicyRule,
   type V1ResourceAttributes,
   type V1Role,
@@ -23,68 +28,35 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.ts';
 import { resolvePeerBinaries } from '../peers/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
+import { CHART, createHelm, only, VALID_VALUES, type Helm, type Manifest, type ToolResult } from '../support/tools.ts';
+import { waitFor } from '../support/wait.ts';
 
-const CHART = fileURLToPath(new URL('../../charts/thanos-store-discovery', import.meta.url));
-const VALID_VALUES = join(CHART, 'ci/default-values.yaml');
 const RELEASE = 'tsd';
+
+interface JsonSchema {
+  properties?: Record<string, JsonSchema>;
+}
 const NAMESPACE = 'monitoring';
 // The first build of helm, etcd or kube-apiserver takes minutes, and another process may hold the build lock.
 const PEER_BUILD_TIMEOUT_MS = 20 * 60_000;
 
-interface HelmResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  [field: string]: unknown;
-}
-
-let helmPath: string;
-let helmHome: string;
+let helmTool: Helm;
 
 beforeAll(async () => {
-  helmPath = (await resolvePeerBinaries(['helm'])).helm;
-  // Keep helm's cache, config and data out of the user's home.
-  helmHome = await mkdtemp(join(tmpdir(), 'tsd-helm-home-'));
+  helmTool = await createHelm();
 }, PEER_BUILD_TIMEOUT_MS);
 
 afterAll(async () => {
-  if (helmHome !== undefined) await rm(helmHome, { recursive: true, force: true });
+  await helmTool?.close();
 });
 
-function helm(args: readonly string[]): Promise<HelmResult> {
-  const env = {
-    ...process.env,
-    HELM_CACHE_HOME: join(helmHome, 'cache'),
-    HELM_CONFIG_HOME: join(helmHome, 'config'),
-    HELM_DATA_HOME: join(helmHome, 'data'),
-  };
-  return new Promise((resolve, reject) => {
-    execFile(helmPath, args, { env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error !== null && typeof error.code !== 'number') reject(error);
-      else resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
-    });
-  });
+function helm(args: readonly string[]): Promise<ToolResult> {
+  return helmTool.run(args);
 }
 
 /** `helm template` with the valid values plus `args`; fails the test with helm's stderr when helm fails. */
-async function render(...args: string[]): Promise<Manifest[]> {
-  const result = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', VALID_VALUES, ...args]);
-  if (result.code !== 0) throw new Error(`helm template failed (${result.code}):\n${result.stderr}`);
-  return parseAllDocuments(result.stdout)
-    .map((doc) => doc.toJS() as Manifest | null)
-    .filter((doc): doc is Manifest => doc !== null);
-}
-
-function only<T>(manifests: readonly Manifest[], kind: string): T {
-  const found = manifests.filter((m) => m.kind === kind);
-  if (found.length !== 1) throw new Error(`expected one ${kind}, rendered ${found.length}`);
-  return found[0] as unknown as T;
+function render(...args: string[]): Promise<Manifest[]> {
+  return helmTool.template(RELEASE, NAMESPACE, ...args);
 }
 
 function containerOf(deployment: V1Deployment) {
@@ -120,6 +92,19 @@ const LEAST_PRIVILEGE_RULES = canonicalRules([
 describe('helm lint', () => {
   it('passes --strict with the valid CI values', async () => {
     const result = await helm(['lint', '--strict', CHART, '-f', VALID_VALUES]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('0 chart(s) failed');
+  });
+
+  it('passes --strict with every optional object enabled', async () => {
+    const result = await helm([
+      'lint', '--strict', CHART, '-f', VALID_VALUES,
+      '--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.force=true',
+      '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.force=true',
+      '--set', 'grafanaDashboard.enabled=true', '--set', 'leaderElection.enabled=true',
+      '--set', 'alerts.mattermostHook.url=https://mattermost.example.com/hooks/x',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('0 chart(s) failed');
@@ -308,8 +293,11 @@ describe('helm template with valid values', () => {
     });
   });
 
-  it('renders a ServiceMonitor selecting the Service when serviceMonitor.enabled=true', async () => {
-    const manifests = await render('--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.labels.release=prom');
+  it('renders a ServiceMonitor selecting the Service when serviceMonitor.enabled=true and the cluster serves its API', async () => {
+    const manifests = await render(
+      '--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.labels.release=prom',
+      '--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor',
+    );
     const monitor = only<Manifest>(manifests, 'ServiceMonitor');
     const service = only<V1Service>(manifests, 'Service');
     expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
@@ -319,6 +307,95 @@ describe('helm template with valid values', () => {
       selector: { matchLabels: service.spec?.selector },
       endpoints: [{ port: 'http-metrics', path: '/metrics' }],
     });
+  });
+  it('renders the ServiceMonitor and PrometheusRule only where monitoring.coreos.com/v1 is served, or when forced', async () => {
+    const kinds = async (...args: string[]) =>
+      (await render('--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', ...args))
+        .map((m) => m.kind)
+        .filter((kind) => kind === 'ServiceMonitor' || kind === 'PrometheusRule')
+        .sort();
+    expect(await kinds()).toEqual([]);
+    expect(await kinds('--api-versions', 'monitoring.coreos.com/v1/PrometheusRule')).toEqual(['PrometheusRule']);
+    expect(await kinds('--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor')).toEqual(['ServiceMonitor']);
+    expect(await kinds('--set', 'serviceMonitor.force=true', '--set', 'prometheusRule.force=true')).toEqual(['PrometheusRule', 'ServiceMonitor']);
+  });
+
+  it('labels the PrometheusRule for the Prometheus that selects it and puts it in prometheusRule.namespace', async () => {
+    const rule = only<Manifest>(
+      await render(
+        '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.force=true',
+        '--set', 'prometheusRule.labels.release=prom', '--set', 'prometheusRule.namespace=observability',
+      ),
+      'PrometheusRule',
+    );
+    expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(rule.metadata.namespace).toBe('observability');
+    expect(rule.metadata.labels).toMatchObject({ release: 'prom', 'app.kubernetes.io/instance': RELEASE });
+  });
+
+  it('builds the image reference from registry, repository and tag, or pins it by digest', async () => {
+    const imageOf = async (...args: string[]) => containerOf(only<V1Deployment>(await render(...args), 'Deployment')).image;
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    expect(await imageOf('--set', 'image.registry=registry.example.com:5000', '--set', 'image.tag=1.2.3')).toBe(
+      'registry.example.com:5000/thanos-store-discovery:1.2.3',
+    );
+    expect(await imageOf('--set', 'image.registry=ghcr.io', '--set', 'image.repository=org/tsd', '--set', `image.digest=${digest}`)).toBe(
+      `ghcr.io/org/tsd@${digest}`,
+    );
+    expect(await imageOf('--set', `image.digest=${digest}`, '--set', 'image.tag=ignored')).toBe(`thanos-store-discovery@${digest}`);
+  });
+
+  it('adds a PodDisruptionBudget only when more than one replica runs', async () => {
+    const budgets = async (...args: string[]) => (await render(...args)).filter((m) => m.kind === 'PodDisruptionBudget');
+    expect(await budgets()).toEqual([]);
+    expect(await budgets('--set', 'leaderElection.enabled=true', '--set', 'leaderElection.replicas=1')).toEqual([]);
+    expect(await budgets('--set', 'leaderElection.enabled=true', '--set', 'podDisruptionBudget.enabled=false')).toEqual([]);
+    const manifests = await render('--set', 'leaderElection.enabled=true', '--set', 'leaderElection.replicas=3');
+    const budget = only<V1PodDisruptionBudget>(manifests, 'PodDisruptionBudget');
+    expect(budget.spec).toEqual({ maxUnavailable: 1, selector: only<V1Deployment>(manifests, 'Deployment').spec?.selector });
+  });
+
+  it('ships the Grafana dashboard as a ConfigMap with the sidecar label, only when enabled', async () => {
+    expect((await render()).filter((m) => m.kind === 'ConfigMap')).toEqual([]);
+    const map = only<V1ConfigMap>(
+      await render('--set', 'grafanaDashboard.enabled=true', '--set', 'grafanaDashboard.annotations.grafana_folder=Thanos'),
+      'ConfigMap',
+    );
+    expect(map.metadata?.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(map.metadata?.annotations).toEqual({ grafana_folder: 'Thanos' });
+    const dashboard = JSON.parse(map.data?.['thanos-store-discovery.json'] ?? '') as { uid: string; panels: unknown[] };
+    expect(dashboard.uid).toBe('thanos-store-discovery');
+    expect(dashboard.panels.length).toBeGreaterThan(10);
+  });
+});
+
+describe('the chart README', () => {
+  /** Paths of values.yaml: a map is descended into unless the table documents it as a whole. */
+  function undocumented(values: Record<string, unknown>, documented: ReadonlySet<string>, prefix = ''): string[] {
+    return Object.entries(values).flatMap(([key, value]) => {
+      const path = prefix + key;
+      if (documented.has(path)) return [];
+      const isMap = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > 0;
+      return isMap ? undocumented(value as Record<string, unknown>, documented, `${path}.`) : [path];
+    });
+  }
+
+  function inSchema(schema: JsonSchema, path: readonly string[]): boolean {
+    if (path.length === 0) return true;
+    const next = schema.properties?.[path[0]!];
+    return next !== undefined && inSchema(next, path.slice(1));
+  }
+
+  it('documents every value of values.yaml in its table, and only values the schema knows', async () => {
+    const readme = await readFile(join(CHART, 'README.md'), 'utf8');
+    const table = [...readme.matchAll(/^\| `([A-Za-z0-9_.]+)` \|/gm)].map((match) => match[1]!);
+    const values = parse(await readFile(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const required = ['route53.privateHostedZoneIds', 'thanos.deploymentName', 'thanos.configMapName'];
+    expect(undocumented(values, new Set(table))).toEqual([]);
+    expect(required.filter((path) => !table.includes(path))).toEqual([]);
+    const schema = JSON.parse(await readFile(join(CHART, 'values.schema.json'), 'utf8')) as JsonSchema;
+    expect(table.filter((path) => !inSchema(schema, path.split('.')))).toEqual([]);
+    expect(new Set(table).size).toBe(table.length);
   });
 });
 
@@ -336,6 +413,9 @@ describe('helm template with missing or invalid values', () => {
     ['an empty zone list', ['--set-json', 'route53.privateHostedZoneIds=[]', ...complete.deployment, ...complete.configMap], "'/route53/privateHostedZoneIds'"],
     ['a lower-case zone id', ['--set', 'route53.privateHostedZoneIds={z-1}', ...complete.deployment, ...complete.configMap], "'/route53/privateHostedZoneIds/0'"],
     ['an invalid deployment name', [...complete.zones, '--set', 'thanos.deploymentName=Thanos_Query', ...complete.configMap], "'/thanos/deploymentName'"],
+    ['an image digest that is not sha256', [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'image.digest=latest'], "'/image/digest'"],
+    ['an alert duration that is not one', [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'prometheusRule.syncStale.for=5 minutes'], "'/prometheusRule/syncStale/for'"],
+    ['a size ratio above 1', [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'prometheusRule.configMapSize.ratio=1.5'], "'/prometheusRule/configMapSize/ratio'"],
   ])('fails on %s and names the value', async (_case, args, message) => {
     const result = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, ...args]);
     expect(result.code).not.toBe(0);
@@ -360,6 +440,23 @@ describe('helm template with missing or invalid values', () => {
   });
 });
 
+/** The prometheus-operator CRDs the chart's optional objects need, created as the operator ships them; waits until served. */
+async function applyMonitoringCrds(kubeConfig: KubeConfig): Promise<void> {
+  const dir = (await resolvePeerBinaries(['prometheus-operator-crds']))['prometheus-operator-crds'];
+  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const names = await Promise.all(
+    ['monitoring.coreos.com_prometheusrules.yaml', 'monitoring.coreos.com_servicemonitors.yaml'].map(async (file) => {
+      // loadYaml maps the schema's x-kubernetes-* keys onto the client's model, which a plain YAML parse would lose.
+      const crd = loadYaml<V1CustomResourceDefinition>(await readFile(join(dir, file), 'utf8'));
+      await api.createCustomResourceDefinition({ body: crd });
+      return crd.metadata!.name!;
+    }),
+  );
+  const established = async (name: string) =>
+    (await api.readCustomResourceDefinition({ name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true;
+  await waitFor(async () => (await Promise.all(names.map(established))).every(Boolean), 'the monitoring CRDs established', 30_000);
+}
+
 describe('helm install into a real kube-apiserver', () => {
   let controlPlane: ControlPlane | undefined;
   let authorization: AuthorizationV1Api;
@@ -373,7 +470,7 @@ describe('helm install into a real kube-apiserver', () => {
     await controlPlane?.stop();
   });
 
-  async function install(namespace: string, ...args: string[]): Promise<HelmResult> {
+  async function install(namespace: string, ...args: string[]): Promise<ToolResult> {
     const result = await helm([
       'install', RELEASE, CHART, '--namespace', namespace, '--kubeconfig', controlPlane!.kubeconfigPath, '-f', VALID_VALUES, ...args,
     ]);
@@ -445,6 +542,46 @@ describe('helm install into a real kube-apiserver', () => {
       'get secrets': false,
       'patch thanos-query in another namespace': false,
     });
+  });
+
+  const monitoringValues = [
+    '--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', '--set', 'grafanaDashboard.enabled=true',
+    '--set', 'leaderElection.enabled=true', '--set', 'leaderElection.replicas=2',
+  ];
+
+  it('installs without the monitoring.coreos.com CRDs, leaving out the ServiceMonitor and PrometheusRule', async () => {
+    const namespace = await controlPlane!.createNamespace('chart-no-crds');
+    const installed = await install(namespace, ...monitoringValues);
+    expect(installed.stdout).toContain('NOT INSTALLED: the ServiceMonitor');
+    expect(installed.stdout).toContain('NOT INSTALLED: the PrometheusRule');
+    const listed = await helm(['get', 'manifest', RELEASE, '--namespace', namespace, '--kubeconfig', controlPlane!.kubeconfigPath]);
+    const kinds = parseAllDocuments(listed.stdout).map((doc) => (doc.toJS() as Manifest | null)?.kind).filter((kind) => kind !== undefined).sort();
+    expect(kinds).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+  });
+
+  it('installs the PrometheusRule, ServiceMonitor, dashboard and PodDisruptionBudget once the CRDs are applied', async () => {
+    const kubeConfig = controlPlane!.kubeConfig();
+    await applyMonitoringCrds(kubeConfig);
+    const namespace = await controlPlane!.createNamespace('chart-monitoring');
+    const installed = await install(namespace, ...monitoringValues, '--set', 'prometheusRule.labels.release=prom');
+    expect(installed.stdout).toContain('A ServiceMonitor is installed: it scrapes them every 30s.');
+    expect(installed.stdout).toContain('A PrometheusRule is installed.');
+
+    const objects = kubeConfig.makeApiClient(CustomObjectsApi);
+    const name = 'tsd-thanos-store-discovery';
+    const rule = (await objects.getNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'prometheusrules', name })) as Manifest & {
+      spec: { groups: { rules: { alert: string }[] }[] };
+    };
+    expect(rule.metadata.labels).toMatchObject({ release: 'prom' });
+    expect(rule.spec.groups[0]!.rules.map((r) => r.alert)).toHaveLength(8);
+    const monitor = (await objects.getNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'servicemonitors', name })) as Manifest & {
+      spec: { endpoints: { port: string }[] };
+    };
+    expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'http-metrics', path: '/metrics' })]);
+    const budget = await kubeConfig.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name, namespace });
+    expect(budget.spec?.maxUnavailable).toBe(1);
+    const dashboard = await kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: `${name}-dashboard`, namespace });
+    expect(dashboard.metadata?.labels?.['grafana_dashboard']).toBe('1');
   });
 
   it('grants access in thanos.namespace when Thanos runs outside the release namespace', async () => {

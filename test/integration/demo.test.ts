@@ -77,8 +77,8 @@ function startDemo(env: Record<string, string>): DemoRun {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const seen = new Map<string, ProcessInfo>();
   const sample = (): void => {
     if (child.pid === undefined) return;

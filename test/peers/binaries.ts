@@ -2,16 +2,19 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PeerError } from './peer-error.ts';
 
-export const PEER_NAMES = ['etcd', 'kube-apiserver', 'helm', 'moto'] as const;
+export const PEER_NAMES = ['etcd', 'kube-apiserver', 'helm', 'moto', 'promtool', 'prometheus', 'prometheus-operator-crds'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/peers/build.sh', import.meta.url));
-// build.sh names each output after the executable it made; moto's is its server entry point.
+// build.sh names each output after the executable it made; moto's is its server entry point, the CRDs' a directory.
 const OUTPUT_KEY: Record<PeerName, string> = {
   etcd: 'etcd',
   'kube-apiserver': 'kube-apiserver',
   helm: 'helm',
   moto: 'moto_server',
+  promtool: 'promtool',
+  prometheus: 'prometheus',
+  'prometheus-operator-crds': 'prometheus-operator-crds',
 };
 const STDERR_TAIL_LINES = 30;
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePeerBinaries } from './binaries.ts';
 import { PeerError } from './peer-error.ts';
-import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady } from './peer-process.ts';
+import { startPeerInDir } from './peer-process.ts';
 import { freePort } from './ports.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -23,34 +23,19 @@ export interface Moto {
 export async function startMoto(): Promise<Moto> {
   const { moto: motoServer } = await resolvePeerBinaries(['moto']);
   const dir = await mkdtemp(join(tmpdir(), 'tsd-moto-'));
-  trackTempDir(dir);
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const proc = startPeerProcess({
+  const { proc, stop } = await startPeerInDir({
     peer: 'moto',
     command: motoServer,
     args: ['-H', '127.0.0.1', '-p', String(port)],
     logPath: join(dir, 'moto.log'),
-  });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await proc.stop();
-    removeTempDir(dir);
-  };
-  try {
+    dir,
+    ready: `answering at ${endpoint}`,
     // Any HTTP answer means it serves; the dashboard path needs no signed request.
-    await waitUntilReady(
-      proc,
-      `answering at ${endpoint}`,
-      async () => (await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })).status > 0,
-      READY_TIMEOUT_MS,
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+    probe: async () => (await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })).status > 0,
+    timeoutMs: READY_TIMEOUT_MS,
+  });
   return {
     endpoint,
     logPath: proc.logPath,

@@ -197,3 +197,30 @@ export async function waitUntilReady(
     await sleep(PROBE_INTERVAL_MS);
   }
 }
+
+/**
+ * Starts a peer that keeps its files in `dir` (tracked: removed even if the tests die) and waits until `probe` says
+ * it serves. Hands back the process and a stop() that also removes `dir`, safe to call more than once; a peer that
+ * never gets ready is stopped before the error is thrown.
+ */
+export async function startPeerInDir(
+  options: Parameters<typeof startPeerProcess>[0] & { dir: string; ready: string; probe: () => Promise<boolean>; timeoutMs: number },
+): Promise<{ proc: PeerProcess; stop: () => Promise<void> }> {
+  const { dir, ready, probe, timeoutMs, ...process } = options;
+  trackTempDir(dir);
+  const proc = startPeerProcess(process);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await proc.stop();
+    removeTempDir(dir);
+  };
+  try {
+    await waitUntilReady(proc, ready, probe, timeoutMs);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { proc, stop };
+}

@@ -93,7 +93,7 @@ export async function startController(env: Record<string, string>, dir: string, 
   const logs = () =>
     output()
       .split('\n')
-      .flatMap((line) => {
+      .flatMap((line): LogLine[] => {
         try {
           const parsed: unknown = JSON.parse(line);
           return typeof parsed === 'object' && parsed !== null ? [parsed as LogLine] : [];
@@ -136,7 +136,7 @@ export function sampleValue(text: string, name: string, labels: Record<string, s
     if (line.startsWith('#')) continue;
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!match || match[1] !== name) continue;
-    const sampleLabels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const sampleLabels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1] ?? '', m[2] ?? ''] as const));
     const wanted = Object.entries(labels);
     if (wanted.length === Object.keys(sampleLabels).length && wanted.every(([k, v]) => sampleLabels[k] === v)) return Number(match[3]);
   }

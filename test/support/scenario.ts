@@ -132,7 +132,7 @@ export function scenarioSuite(name: string, options: { webhookReceiver?: boolean
 async function startPeers(name: string): Promise<RunningPeers> {
   const [plane, emulator] = await Promise.allSettled([startControlPlane(), startMoto()]);
   if (plane.status === 'rejected' || emulator.status === 'rejected') {
-    await Promise.all([plane, emulator].map((peer) => (peer.status === 'fulfilled' ? peer.value.stop() : undefined)));
+    await Promise.all([plane, emulator].map((peer) => (peer.status === 'fulfilled' ? peer.value.stop() : Promise.resolve())));
     throw plane.status === 'rejected' ? plane.reason : (emulator as PromiseRejectedResult).reason;
   }
   const controlPlane: ControlPlane = plane.value;

@@ -42,8 +42,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default .Release.Namespace .Values.thanos.namespace }}
 {{- end }}
 
+{{/* registry/repository:tag, or registry/repository@digest when a digest pins it. */}}
 {{- define "tsd.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $image := .Values.image }}
+{{- $repository := $image.repository }}
+{{- if $image.registry }}
+{{- $repository = printf "%s/%s" $image.registry $image.repository }}
+{{- end }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion $image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Replicas the Deployment runs: several only with leader election. */}}
+{{- define "tsd.replicas" -}}
+{{- if .Values.leaderElection.enabled }}{{ .Values.leaderElection.replicas | int }}{{ else }}1{{ end }}
 {{- end }}
 
 {{/* Secret and key holding the Mattermost hook URL; empty when no hook is configured. */}}
@@ -80,4 +95,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $annotations "checksum/alerts-secret" (.Values.alerts.mattermostHook.url | sha256sum) }}
 {{- end }}
 {{- toYaml (merge (deepCopy .Values.podAnnotations) $annotations) }}
+{{- end }}
+
+{{/*
+"true" when a monitoring.coreos.com/v1 object of this kind can be created: the cluster serves the CRD, or the value
+`force` says to render it anyway (`helm template` without --api-versions, or CRDs installed in the same change).
+Usage: include "tsd.monitoringApi" (list . "ServiceMonitor" .Values.serviceMonitor.force)
+*/}}
+{{- define "tsd.monitoringApi" -}}
+{{- $root := index . 0 }}
+{{- if or (index . 2) ($root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" (index . 1))) }}true{{ end }}
 {{- end }}

@@ -60,7 +60,7 @@ class FakeLeaseApi {
 
 function elector(api: FakeLeaseApi, identity: string, clock?: { now: number }) {
   return new LeaderElector({
-    coordination: api as never,
+    coordination: api,
     namespace: 'monitoring',
     name: 'tsd',
     identity,

@@ -6,7 +6,7 @@ const NAMESPACE = 'monitoring';
 
 class FakeEventsApi implements Pick<CoreV1Api, 'createNamespacedEvent'> {
   readonly created: CoreV1ApiCreateNamespacedEventRequest[] = [];
-  failure: unknown;
+  failure: Error | undefined;
 
   async createNamespacedEvent(param: CoreV1ApiCreateNamespacedEventRequest): Promise<CoreV1Event> {
     if (this.failure !== undefined) throw this.failure;

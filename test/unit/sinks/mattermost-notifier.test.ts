@@ -16,7 +16,7 @@ interface Sent {
 function fakeFetch(answer: (init: RequestInit | undefined) => Promise<Response> = async () => new Response('ok')) {
   const calls: Sent[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
-    calls.push({ url: String(input), init });
+    calls.push({ url: input instanceof Request ? input.url : input.toString(), init });
     return answer(init);
   };
   return { fetch, calls };
@@ -68,7 +68,7 @@ describe('createMattermostNotifier', () => {
     expect(calls[0]?.url).toBe(URL_WITH_SECRET);
     expect(calls[0]?.init?.method).toBe('POST');
     expect(calls[0]?.init?.headers).toEqual({ 'Content-Type': 'application/json' });
-    expect(JSON.parse(String(calls[0]?.init?.body))).toEqual(COMPAT_PAYLOAD);
+    expect(JSON.parse(calls[0]?.init?.body as string)).toEqual(COMPAT_PAYLOAD);
     expect(await outcomes()).toEqual({ sent: 1, failed: 0, suppressed: 0 });
   });
 
@@ -128,7 +128,7 @@ describe('createMattermostNotifier', () => {
       (init) =>
         new Promise<Response>((_resolve, reject) => {
           signal = init?.signal ?? undefined;
-          signal?.addEventListener('abort', () => reject(signal?.reason));
+          signal?.addEventListener('abort', () => reject(signal?.reason as Error));
         }),
     );
     const { notifier, entries, outcomes } = setup({ fetch, timeoutMs: 20 });
