@@ -89,13 +89,12 @@ async function main(): Promise<number> {
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);
   const events = createEventRecorder({ core, namespace, logger });
-  // Declared before the reconciler, which asks it before each write; it is built once the parts it stops exist.
-  let lifecycle: Lifecycle | undefined;
   const reconciler = new Reconciler({
     config,
     desired,
     requeueAfter: (ms) => queue.addAfter(ms),
-    mayWrite: () => lifecycle?.mayWrite() ?? { ok: true },
+    // The lifecycle is built below, once the parts it stops exist; no pass runs before then.
+    mayWrite: () => lifecycle.mayWrite(),
     configMaps,
     deployments,
     writer: createConfigMapWriter({ core, namespace, name: config.configMapName, metrics, logger }),
@@ -164,12 +163,11 @@ async function main(): Promise<number> {
         metrics,
       })
     : undefined;
-  let server: { port: number; close(): Promise<void> } | undefined;
-  lifecycle = new Lifecycle({
+  const lifecycle = new Lifecycle({
     elector,
     poller,
     queue,
-    closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server?.close()]),
+    closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server.close()]),
     heartbeat,
     readiness: [() => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' })],
     hasDesired: () => desired.get() !== undefined,
@@ -178,17 +176,16 @@ async function main(): Promise<number> {
     logger,
     metrics,
   });
-  const running = lifecycle;
-  server = await startHttpServer({
+  const server = await startHttpServer({
     ...config.listen,
     registry: metrics.registry,
-    healthz: () => running.healthz(),
-    readyz: () => running.readyz(),
+    healthz: () => lifecycle.healthz(),
+    readyz: () => lifecycle.readyz(),
   });
   logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
   await informersStarted;
 
-  const ending = await running.run(signalled);
+  const ending = await lifecycle.run(signalled);
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
   return ending.reason === 'leadership lost' ? EXIT.failed : EXIT.ok;
 }

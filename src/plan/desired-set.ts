@@ -33,10 +33,9 @@ export interface PollVerdict {
 }
 
 export function applyPoll(previous: DesiredState | undefined, read: readonly string[], policy: RemovalPolicy): PollVerdict {
-  const unchanged = { added: [], removed: [], massRemovalHeld: undefined };
   if (read.length === 0) {
-    const state = previous ?? { hosts: [], missing: new Map() };
-    return { ...unchanged, state, emptyRead: true, pending: [...state.missing.keys()].sort() };
+    const state: DesiredState = previous ?? { hosts: [], missing: new Map<string, number>() };
+    return { state, emptyRead: true, added: [], removed: [], pending: [...state.missing.keys()].sort(), massRemovalHeld: undefined };
   }
   const readSet = new Set(read);
   const baseline = previous?.hosts ?? [];
