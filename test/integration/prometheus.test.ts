@@ -97,7 +97,9 @@ describe('a real Prometheus scraping the controller', () => {
       const job = service.metadata!.name!;
 
       const hosts = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com'];
-      const { namespace, zone } = await suite.prepare({ prefix: 'prometheus', records: aRecords(hosts) });
+      // A wildcard that matches the suffix, so the labelled skip counter has a series too.
+      const records = [...aRecords(hosts), { name: '\\052-grpc.internal.example.com', type: 'A' as const, value: '10.9.9.9' }];
+      const { namespace, zone } = await suite.prepare({ prefix: 'prometheus', records });
       const controller = await suite.startController(namespace, [zone], {}, { route53: 'proxy', hookUrl: suite.receiver.url });
       await controller.waitUntilReady();
 
