@@ -1,5 +1,5 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
@@ -210,7 +210,7 @@ async function reportBadConfig(error: ConfigError): Promise<void> {
   logger.error('invalid configuration, not starting', { problems: error.problems });
   for (const problem of error.problems) process.stderr.write(`config error: ${problem}\n`);
   const hook = process.env['MATTERMOST_ALERTS_HOOK']?.trim();
-  if (hook && URL.canParse(hook)) {
+  if (hook && hookUrlProblem(hook) === undefined) {
     const notifier: Notifier = createMattermostNotifier({ url: hook, metrics: createMetrics(), logger });
     await notifier.notify({ title: 'Thanos store discovery has an invalid configuration', error });
   }

@@ -1,10 +1,7 @@
 // The Helm chart, rendered and linted by a real helm binary, then installed into a real kube-apiserver where
 // SubjectAccessReviews check what its ServiceAccount may do.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   AppsV1Api,
   AuthorizationV1Api,
@@ -21,21 +18,11 @@ import {
 } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.ts';
-import { resolvePeerBinaries } from '../peers/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
+import { CHART, createHelm, PEER_BUILD_TIMEOUT_MS, VALID_VALUES, type Helm, type HelmResult } from '../support/helm.ts';
 
-const CHART = fileURLToPath(new URL('../../charts/thanos-store-discovery', import.meta.url));
-const VALID_VALUES = join(CHART, 'ci/default-values.yaml');
 const RELEASE = 'tsd';
 const NAMESPACE = 'monitoring';
-// The first build of helm, etcd or kube-apiserver takes minutes, and another process may hold the build lock.
-const PEER_BUILD_TIMEOUT_MS = 20 * 60_000;
-
-interface HelmResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface Manifest {
   apiVersion: string;
@@ -44,32 +31,19 @@ interface Manifest {
   [field: string]: unknown;
 }
 
-let helmPath: string;
-let helmHome: string;
+let helmBinary: Helm | undefined;
 
 beforeAll(async () => {
-  helmPath = (await resolvePeerBinaries(['helm'])).helm;
-  // Keep helm's cache, config and data out of the user's home.
-  helmHome = await mkdtemp(join(tmpdir(), 'tsd-helm-home-'));
+  helmBinary = await createHelm();
 }, PEER_BUILD_TIMEOUT_MS);
 
 afterAll(async () => {
-  if (helmHome !== undefined) await rm(helmHome, { recursive: true, force: true });
+  await helmBinary?.remove();
 });
 
 function helm(args: readonly string[]): Promise<HelmResult> {
-  const env = {
-    ...process.env,
-    HELM_CACHE_HOME: join(helmHome, 'cache'),
-    HELM_CONFIG_HOME: join(helmHome, 'config'),
-    HELM_DATA_HOME: join(helmHome, 'data'),
-  };
-  return new Promise((resolve, reject) => {
-    execFile(helmPath, args, { env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error !== null && typeof error.code !== 'number') reject(error);
-      else resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr });
-    });
-  });
+  if (helmBinary === undefined) throw new Error('helm is built in beforeAll');
+  return helmBinary.run(args);
 }
 
 /** `helm template` with the valid values plus `args`; fails the test with helm's stderr when helm fails. */
