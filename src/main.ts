@@ -13,12 +13,14 @@ import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
 import { createEventRecorder } from './sinks/event-recorder.ts';
-import { createMattermostNotifier, type Notifier } from './sinks/mattermost-notifier.ts';
+import { createMattermostNotifier } from './sinks/mattermost-notifier.ts';
 import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
 import { createRoute53Reader } from './sources/route53-reader.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
+// How long an exit waits for queued alerts (a failure found just before it included); inside the shutdown deadline.
+const ALERT_FLUSH_DEADLINE_MS = 3_000;
 // One object per call, on the cluster's own network: anything slower is a hung connection.
 const KUBERNETES_REQUEST_TIMEOUT_MS = 5_000;
 
@@ -104,7 +106,7 @@ async function main(): Promise<number> {
   });
   const reportPollError = (error: unknown) => {
     logger.error('Route53 poll failed; the published endpoints are kept', { error: describeError(error) });
-    return notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
+    notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
   };
 
   const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
@@ -118,7 +120,7 @@ async function main(): Promise<number> {
       logger,
       notifier,
       reportPollError,
-      stop: () => Promise.all([configMaps.stop(), deployments.stop()]),
+      stop: () => Promise.all([configMaps.stop(), deployments.stop(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
     });
   }
   // Listening from here on, so a signal during start-up also ends in an orderly stop.
@@ -140,7 +142,7 @@ async function main(): Promise<number> {
     },
     onError: (error) => {
       heartbeat.beat();
-      void reportPollError(error);
+      reportPollError(error);
     },
     logger,
   });
@@ -198,7 +200,7 @@ async function main(): Promise<number> {
   await poller.stop();
   await queue.stop();
   await elector?.stop();
-  await Promise.all([configMaps.stop(), deployments.stop(), server.close()]);
+  await Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]);
   logger.info('stopped');
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
   return signal === 'leadership lost' ? EXIT.failed : EXIT.ok;
@@ -211,8 +213,9 @@ async function reportBadConfig(error: ConfigError): Promise<void> {
   for (const problem of error.problems) process.stderr.write(`config error: ${problem}\n`);
   const hook = process.env['MATTERMOST_ALERTS_HOOK']?.trim();
   if (hook && hookUrlProblem(hook) === undefined) {
-    const notifier: Notifier = createMattermostNotifier({ url: hook, metrics: createMetrics(), logger });
-    await notifier.notify({ title: 'Thanos store discovery has an invalid configuration', error });
+    const notifier = createMattermostNotifier({ url: hook, metrics: createMetrics(), logger });
+    notifier.notify({ title: 'Thanos store discovery has an invalid configuration', error });
+    await notifier.stop(ALERT_FLUSH_DEADLINE_MS);
   }
 }
 

@@ -11,7 +11,8 @@ export interface RunOnceParts {
   synced: () => boolean;
   logger: Logger;
   notifier: Notifier;
-  reportPollError: (error: unknown) => Promise<void>;
+  reportPollError: (error: unknown) => void;
+  /** Also sends the alerts queued so far, within a deadline. */
   stop: () => Promise<unknown>;
 }
 
@@ -22,13 +23,13 @@ export async function runOnce(parts: RunOnceParts): Promise<number> {
     if (!parts.synced()) {
       const message = 'cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed';
       logger.error(message);
-      await parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
+      parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
       return EXIT.failed;
     }
     try {
       parts.desired.set((await parts.read()).hosts);
     } catch (error) {
-      await parts.reportPollError(error);
+      parts.reportPollError(error);
       return EXIT.failed;
     }
     const outcome = await parts.reconciler.reconcile();
