@@ -19,7 +19,7 @@ import {
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
-import { CHART, createHelm, PEER_BUILD_TIMEOUT_MS, VALID_VALUES, type Helm, type HelmResult } from '../support/helm.ts';
+import { CHART, helmForTests, PEER_BUILD_TIMEOUT_MS, VALID_VALUES, type HelmResult } from '../support/helm.ts';
 
 const RELEASE = 'tsd';
 const NAMESPACE = 'monitoring';
@@ -31,20 +31,7 @@ interface Manifest {
   [field: string]: unknown;
 }
 
-let helmBinary: Helm | undefined;
-
-beforeAll(async () => {
-  helmBinary = await createHelm();
-}, PEER_BUILD_TIMEOUT_MS);
-
-afterAll(async () => {
-  await helmBinary?.remove();
-});
-
-function helm(args: readonly string[]): Promise<HelmResult> {
-  if (helmBinary === undefined) throw new Error('helm is built in beforeAll');
-  return helmBinary.run(args);
-}
+const helm = helmForTests();
 
 /** `helm template` with the valid values plus `args`; fails the test with helm's stderr when helm fails. */
 async function render(...args: string[]): Promise<Manifest[]> {

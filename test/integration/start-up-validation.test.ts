@@ -2,7 +2,7 @@
 // credentials at the first alert) are refused at start-up with exit 2, and by the chart's schema at `helm install`.
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { CHART, createHelm, PEER_BUILD_TIMEOUT_MS, VALID_VALUES, type Helm } from '../support/helm.ts';
+import { CHART, helmForTests, VALID_VALUES } from '../support/helm.ts';
 import { readConfigMap, readDeployment } from '../support/thanos.ts';
 import { aRecords, scenarioSuite } from '../support/scenario.ts';
 import type { ControllerProcess } from '../support/controller-process.ts';
@@ -30,15 +30,7 @@ function exitOf(running: ControllerProcess): Promise<number | null | 'still runn
 
 describe('start-up validation', () => {
   const suite = scenarioSuite('start-up', { webhookReceiver: true });
-  let helm: Helm | undefined;
-
-  beforeAll(async () => {
-    helm = await createHelm();
-  }, PEER_BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await helm?.remove();
-  });
+  const helm = helmForTests();
 
   async function world(prefix: string) {
     const hosts = [`cluster-a-grpc.${prefix}.internal.example.com`];
@@ -92,7 +84,7 @@ describe('start-up validation', () => {
 
   describe('helm install refuses', () => {
     async function install(namespace: string, ...args: string[]) {
-      return helm!.run(['install', 'tsd', CHART, '--namespace', namespace, '--kubeconfig', suite.peers.controlPlane.kubeconfigPath, '-f', VALID_VALUES, ...args]);
+      return helm(['install', 'tsd', CHART, '--namespace', namespace, '--kubeconfig', suite.peers.controlPlane.kubeconfigPath, '-f', VALID_VALUES, ...args]);
     }
 
     it.each(['..', '.', '..data', 'a/b', 'k'.repeat(254)])('thanos.configMapKey=%s', async (key) => {

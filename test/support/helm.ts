@@ -17,7 +17,7 @@ export interface HelmResult {
   stderr: string;
 }
 
-export interface Helm {
+interface Helm {
   /** Runs helm with `args`; resolves with its exit code and output, whatever the code. */
   run(args: readonly string[]): Promise<HelmResult>;
   /** Removes helm's home. */
@@ -25,7 +25,7 @@ export interface Helm {
 }
 
 /** Builds helm if it is not cached yet (call in a beforeAll with PEER_BUILD_TIMEOUT_MS). */
-export async function createHelm(): Promise<Helm> {
+async function createHelm(): Promise<Helm> {
   const helmPath = (await resolvePeerBinaries(['helm'])).helm;
   // Keep helm's cache, config and data out of the user's home.
   const home = await mkdtemp(join(tmpdir(), 'tsd-helm-home-'));
@@ -44,5 +44,23 @@ export async function createHelm(): Promise<Helm> {
         });
       }),
     remove: () => rm(home, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * For a test file: builds helm in a beforeAll and removes its home in an afterAll (call at the top of a describe or
+ * the file); the function it returns runs helm inside the tests.
+ */
+export function helmForTests(): (args: readonly string[]) => Promise<HelmResult> {
+  let helm: Helm | undefined;
+  beforeAll(async () => {
+    helm = await createHelm();
+  }, PEER_BUILD_TIMEOUT_MS);
+  afterAll(async () => {
+    await helm?.remove();
+  });
+  return (args) => {
+    if (helm === undefined) throw new Error('helm is built in beforeAll: run it inside a test');
+    return helm.run(args);
   };
 }
