@@ -80,7 +80,7 @@ export function createMattermostNotifier(options: {
     for (const [key, claimedAt] of windows) if (claimedAt <= before) windows.delete(key);
   }
 
-  async function deliver(alert: QueuedAlert, stopped: AbortSignal): Promise<Delivery> {
+  async function deliver(alert: QueuedAlert, { signal: stopped, lastTry }: { signal: AbortSignal; lastTry: boolean }): Promise<Delivery> {
     const { title } = alert;
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new DOMException('the webhook did not answer in time', 'TimeoutError')), timeoutMs);
@@ -102,7 +102,7 @@ export function createMattermostNotifier(options: {
       return {};
     } catch (sendError) {
       metrics.alerts.inc({ outcome: 'failed' });
-      const retryAt = NOT_SENT_CODES.has(errorCode(sendError)) ? nextTry(alert) : undefined;
+      const retryAt = !lastTry && NOT_SENT_CODES.has(errorCode(sendError)) ? nextTry(alert) : undefined;
       logger.warn('could not send Mattermost alert', {
         title,
         error: redact(describeError(sendError), url!),

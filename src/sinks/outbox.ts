@@ -4,8 +4,8 @@ export type Delivery = { retryAt?: number };
 export interface OutboxOptions<T> {
   /** Entries held at most, retries included; a push beyond drops the oldest. */
   capacity: number;
-  /** Sends one entry; must settle soon after `signal` aborts, and never reject. */
-  deliver: (item: T, signal: AbortSignal) => Promise<Delivery>;
+  /** Sends one entry; must settle soon after `signal` aborts, and never reject. On a `lastTry` a retry is ignored. */
+  deliver: (item: T, attempt: { signal: AbortSignal; lastTry: boolean }) => Promise<Delivery>;
   /** An entry that will never be delivered: pushed out by a newer one, or still queued when stop gave up. */
   onDrop: (item: T) => void;
 }
@@ -71,7 +71,7 @@ export class Outbox<T> {
       const index = this.entries.findIndex((entry) => entry.notBefore <= due);
       if (index >= 0) {
         const [entry] = this.entries.splice(index, 1);
-        const { retryAt } = await this.options.deliver(entry!.item, this.abort.signal);
+        const { retryAt } = await this.options.deliver(entry!.item, { signal: this.abort.signal, lastTry: this.stopping });
         if (retryAt !== undefined && !this.stopping) this.enqueue({ item: entry!.item, notBefore: retryAt });
         continue;
       }
