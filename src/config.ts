@@ -49,7 +49,6 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 const HOSTED_ZONE_ID = /^[A-Z0-9]{1,32}$/;
 const RECORD_SUFFIX = /^[-a-z0-9]{1,62}$/i;
 
@@ -109,12 +108,39 @@ class EnvReader {
   url(name: string): string | undefined {
     const value = this.raw(name);
     if (value === undefined) return undefined;
-    // The hook URL is a secret: name the variable, never echo the value.
-    if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
-      this.problems.push(`${name} is not an http(s) URL`);
-    }
+    const problem = hookUrlProblem(value);
+    if (problem !== undefined) this.problems.push(`${name} ${problem}`);
     return value;
   }
+
+  configMapKey(name: string, fallback: string): string {
+    const value = this.raw(name) ?? fallback;
+    const problem = configMapKeyProblem(value);
+    if (problem !== undefined) this.problems.push(`${name}="${value}" is not a valid ConfigMap key: ${problem}`);
+    return value;
+  }
+}
+
+/**
+ * Why `url` cannot be the alert webhook, or undefined when it can. The URL is a secret: the answer never quotes it.
+ * fetch refuses a URL with credentials outright, so one would make every alert fail long after start-up.
+ */
+export function hookUrlProblem(url: string): string | undefined {
+  if (!URL.canParse(url)) return 'is not an http(s) URL';
+  const { protocol, username, password } = new URL(url);
+  if (protocol !== 'http:' && protocol !== 'https:') return 'is not an http(s) URL';
+  if (username !== '' || password !== '') {
+    return 'must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail';
+  }
+  return undefined;
+}
+
+/** Kubernetes' own key rule (IsConfigMapKey in apimachinery), so a bad key fails here, not at the first write. */
+function configMapKeyProblem(key: string): string | undefined {
+  if (key.length > 253) return 'it is longer than 253 characters';
+  if (!/^[-._a-zA-Z0-9]+$/.test(key)) return 'only letters, digits, "-", "_" and "." are allowed';
+  if (key === '.' || key.startsWith('..')) return 'it must not be "." or "..", nor start with ".."';
+  return undefined;
 }
 
 /** Accepts `Z123`, `/hostedzone/Z123` and comma-separated lists of either; order kept, duplicates dropped. */
@@ -168,7 +194,7 @@ export function loadConfig(env: Env): Config {
     namespace: reader.required('THANOS_NAMESPACE', DNS_LABEL, 'a valid namespace name (DNS-1123 label)'),
     deploymentName: reader.required('THANOS_DEPLOYMENT_NAME', DNS_SUBDOMAIN, 'a valid Deployment name (DNS-1123 subdomain)'),
     configMapName: reader.required('THANOS_CONFIGMAP_NAME', DNS_SUBDOMAIN, 'a valid ConfigMap name (DNS-1123 subdomain)'),
-    configMapKey: reader.optional('CONFIGMAP_KEY', 'servicediscovery.yml', CONFIGMAP_KEY, 'a valid ConfigMap key'),
+    configMapKey: reader.configMapKey('CONFIGMAP_KEY', 'servicediscovery.yml'),
     alertsHook: reader.url('MATTERMOST_ALERTS_HOOK'),
     developerMode: reader.boolean('DEVELOPER_MODE'),
     pollIntervalMs: reader.integer('POLL_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,

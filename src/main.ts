@@ -1,5 +1,5 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
 import { parseEndpointsFile } from './controller/endpoints.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
@@ -17,12 +17,14 @@ import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
 import { createEventRecorder } from './sinks/event-recorder.ts';
-import { createMattermostNotifier, type Notifier } from './sinks/mattermost-notifier.ts';
+import { createMattermostNotifier } from './sinks/mattermost-notifier.ts';
 import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
 import { createRoute53Reader } from './sources/route53-reader.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
+// How long an exit waits for queued alerts (a failure found just before it included); inside the shutdown deadline.
+const ALERT_FLUSH_DEADLINE_MS = 3_000;
 // One object per call, on the cluster's own network: anything slower is a hung connection.
 const KUBERNETES_REQUEST_TIMEOUT_MS = 5_000;
 
@@ -112,7 +114,7 @@ async function main(): Promise<number> {
   });
   const reportPollError = (error: unknown) => {
     logger.error('Route53 poll failed; the published endpoints are kept', { error: describeError(error) });
-    return notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
+    notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
   };
 
   const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
@@ -127,7 +129,7 @@ async function main(): Promise<number> {
       logger,
       notifier,
       reportPollError,
-      stop: () => Promise.all([configMaps.stop(), deployments.stop()]),
+      stop: () => Promise.all([configMaps.stop(), deployments.stop(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
     });
   }
   // Listening from here on, so a signal during start-up also ends in an orderly stop.
@@ -149,7 +151,7 @@ async function main(): Promise<number> {
     },
     onError: (error) => {
       heartbeat.beat();
-      void reportPollError(error);
+      reportPollError(error);
     },
     logger,
   });
@@ -167,7 +169,7 @@ async function main(): Promise<number> {
     elector,
     poller,
     queue,
-    closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server.close()]),
+    closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
     heartbeat,
     readiness: [() => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' })],
     hasDesired: () => desired.get() !== undefined,
@@ -206,9 +208,10 @@ async function reportBadConfig(error: ConfigError): Promise<void> {
   logger.error('invalid configuration, not starting', { problems: error.problems });
   for (const problem of error.problems) process.stderr.write(`config error: ${problem}\n`);
   const hook = process.env['MATTERMOST_ALERTS_HOOK']?.trim();
-  if (hook && URL.canParse(hook)) {
-    const notifier: Notifier = createMattermostNotifier({ url: hook, metrics: createMetrics(), logger });
-    await notifier.notify({ title: 'Thanos store discovery has an invalid configuration', error });
+  if (hook && hookUrlProblem(hook) === undefined) {
+    const notifier = createMattermostNotifier({ url: hook, metrics: createMetrics(), logger });
+    notifier.notify({ title: 'Thanos store discovery has an invalid configuration', error });
+    await notifier.stop(ALERT_FLUSH_DEADLINE_MS);
   }
 }
 

@@ -61,7 +61,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     }),
     alerts: new Counter({
       name: `${PREFIX}alerts_total`,
-      help: 'Mattermost alerts by outcome (sent, failed, suppressed as a repeat).',
+      help: 'Mattermost alerts by outcome (sent, failed, suppressed as a repeat, dropped unsent from a full queue or at shutdown).',
       labelNames: ['outcome'] as const,
       registers,
     }),

@@ -14,7 +14,8 @@ export interface RunOnceParts {
   synced: () => boolean;
   logger: Logger;
   notifier: Notifier;
-  reportPollError: (error: unknown) => Promise<void>;
+  reportPollError: (error: unknown) => void;
+  /** Also sends the alerts queued so far, within a deadline. */
   stop: () => Promise<unknown>;
 }
 
@@ -25,13 +26,13 @@ export async function runOnce(parts: RunOnceParts): Promise<number> {
     if (!parts.synced()) {
       const message = 'cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed';
       logger.error(message);
-      void parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
+      parts.notifier.notify({ title: 'Thanos store discovery failed to read Kubernetes', error: message });
       return EXIT.failed;
     }
     try {
       parts.desired.update((await parts.read()).hosts, parts.published);
     } catch (error) {
-      await parts.reportPollError(error);
+      parts.reportPollError(error);
       return EXIT.failed;
     }
     const outcome = await parts.reconciler.reconcile();

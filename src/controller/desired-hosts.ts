@@ -35,7 +35,7 @@ export class DesiredHosts {
       metrics.emptyResults.inc();
       const message = `Route53 returned no matching record; the last non-empty list (${endpoints} endpoints) is kept`;
       logger.warn(message, { endpoints });
-      void notifier.notify({ title: 'Thanos store discovery found no endpoints', error: message });
+      notifier.notify({ title: 'Thanos store discovery found no endpoints', error: message });
       return;
     }
     if (verdict.massRemovalHeld) {
@@ -44,7 +44,7 @@ export class DesiredHosts {
         `${hosts} of ${endpoints} endpoints (${Math.round(share * 100)}%) are gone from Route53, more than the ` +
         `${Math.round(policy.maxShare * 100)}% allowed at once; they stay published until missing from ${policy.massConfirmPolls} polls in a row`;
       logger.warn(message, { held: hosts, endpoints, pending: verdict.pending.slice(0, 20) });
-      void notifier.notify({ title: 'Thanos store discovery is holding a large removal', error: message });
+      notifier.notify({ title: 'Thanos store discovery is holding a large removal', error: message });
     } else if (verdict.pending.length > 0) {
       logger.info('endpoints missing from Route53 stay published until confirmed', {
         pending: verdict.pending.length,

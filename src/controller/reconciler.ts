@@ -81,7 +81,7 @@ export class Reconciler {
         logger.warn('reconcile pass stopped before a write', { reason: error.message });
         return outcome;
       }
-      void this.options.notifier.notify({ title: 'Thanos store discovery failed to update Kubernetes', error });
+      this.options.notifier.notify({ title: 'Thanos store discovery failed to update Kubernetes', error });
       throw error;
     } finally {
       stopTimer({ outcome });
@@ -173,7 +173,7 @@ export class Reconciler {
     metrics.configMapOversize.inc();
     const message = `the list of ${plan.endpoints.length} endpoints needs ${bytes} bytes, over the ${CONFIGMAP_MAX_BYTES}-byte ConfigMap limit; the last list stays published`;
     logger.error(message, { endpoints: plan.endpoints.length, bytes });
-    void notifier.notify({ title: 'Thanos store discovery cannot publish the endpoint list', error: message });
+    notifier.notify({ title: 'Thanos store discovery cannot publish the endpoint list', error: message });
     return false;
   }
 
@@ -230,7 +230,7 @@ export class Reconciler {
         '(a GitOps tool self-healing the Deployment?); restarts are suspended until the annotation is left in place. ' +
         'Ignore the annotation in the GitOps tool, or use RESTART_MODE=none with a directory mount';
       logger.error(message);
-      void notifier.notify({ title: 'Thanos store discovery stopped restarting Thanos', error: message });
+      notifier.notify({ title: 'Thanos store discovery stopped restarting Thanos', error: message });
     } else if (!this.reverts.stopped && wasStopped) {
       logger.info('our endpoints-hash annotation is in place again; restarts resume');
     }

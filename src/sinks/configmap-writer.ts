@@ -1,32 +1,42 @@
-import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { KubernetesWriteError, apiStatusCode } from './errors.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'thanos-store-discovery';
-const DEFAULT_MAX_CONFLICT_RETRIES = 5;
+/** Our name in the object's managedFields: Server-Side Apply gives us exactly the fields this manager sends. */
+export const FIELD_MANAGER = 'thanos-store-discovery';
 
 export interface ConfigMapWriteRequest {
-  /** From the informer cache; may be stale, a conflict answer makes the writer re-read it. */
+  /** From the informer cache; may be stale. */
   existing: V1ConfigMap | undefined;
   key: string;
   text: string;
   annotations: Record<string, string>;
 }
 
-/** `unchanged`: a re-read after a conflict found our content already there (our own earlier write, not yet cached). */
+/** `unchanged`: the object already held our content (our own earlier write, not yet cached), so nothing changed. */
 export type ConfigMapWriteOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface ConfigMapWriter {
   write(request: ConfigMapWriteRequest): Promise<ConfigMapWriteOutcome>;
 }
 
-type ConfigMapApi = Pick<CoreV1Api, 'createNamespacedConfigMap' | 'replaceNamespacedConfigMap' | 'readNamespacedConfigMap'>;
+type ConfigMapApi = Pick<CoreV1Api, 'createNamespacedConfigMap' | 'patchNamespacedConfigMap'>;
 
 /**
- * Writes our key of the ConfigMap and leaves everything else on it alone. Updates carry the resourceVersion they
- * were based on, so a concurrent edit is never overwritten: a conflict re-reads the object and tries again.
+ * Writes our data key and our annotations, and nothing else, so a ConfigMap someone else owns (a Helm release, a
+ * GitOps tool) keeps its labels, annotations and other keys, and its owner's next apply finds no field of theirs
+ * changed. A missing ConfigMap is created with our managed-by label: then it is ours. An existing one is written by
+ * Server-Side Apply under our own field manager, listing only our key and annotations; `force` takes those fields
+ * over from whoever set them before (the older CronJob, a hand edit) and no others.
+ *
+ * No resourceVersion precondition on the apply: it touches only fields we own, so it cannot overwrite anyone
+ * else's concurrent change, and a precondition would turn every unrelated edit (an owner's upgrade, a label) into a
+ * conflict and a retry. A concurrent edit of our own key is exactly what the next pass repairs anyway. One race is
+ * accepted: an object deleted between the cache read and the apply is re-created by the apply, without our label
+ * (nothing reads the label; it tells people who made the object).
  */
 export function createConfigMapWriter(options: {
   core: ConfigMapApi;
@@ -34,88 +44,56 @@ export function createConfigMapWriter(options: {
   name: string;
   metrics: Metrics;
   logger: Logger;
-  maxConflictRetries?: number;
 }): ConfigMapWriter {
   const { core, namespace, name, metrics, logger } = options;
-  const maxRetries = options.maxConflictRetries ?? DEFAULT_MAX_CONFLICT_RETRIES;
   const resource = `ConfigMap ${namespace}/${name}`;
 
-  async function read(): Promise<V1ConfigMap | undefined> {
+  async function apply(request: ConfigMapWriteRequest): Promise<ConfigMapWriteOutcome> {
+    let applied: V1ConfigMap;
     try {
-      return await core.readNamespacedConfigMap({ name, namespace });
+      applied = await core.patchNamespacedConfigMap(
+        { name, namespace, body: ourFields(namespace, name, request), fieldManager: FIELD_MANAGER, force: true },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      );
     } catch (error) {
-      if (apiStatusCode(error) === 404) return undefined;
-      throw new KubernetesWriteError({ resource, operation: 'read', cause: error });
+      throw new KubernetesWriteError({ resource, operation: 'apply', cause: error });
     }
+    // An apply that changes nothing leaves the resourceVersion as it was (seen only while the cached one is current).
+    const before = request.existing?.metadata?.resourceVersion;
+    if (before !== undefined && applied.metadata?.resourceVersion === before) return 'unchanged';
+    metrics.configMapWrites.inc({ operation: 'update' });
+    return 'updated';
   }
 
   return {
     async write(request) {
-      let current = request.existing;
-      // Conflicts, a create racing another creator and an object deleted under us all cost one retry each.
-      for (let retries = 0; ; retries++) {
-        const operation = current === undefined ? 'create' : 'update';
-        try {
-          if (current === undefined) {
-            await core.createNamespacedConfigMap({ namespace, body: newConfigMap(namespace, name, request) });
-            metrics.configMapWrites.inc({ operation: 'create' });
-            return 'created';
-          }
-          await core.replaceNamespacedConfigMap({ name, namespace, body: withOurContent(current, request) });
-          metrics.configMapWrites.inc({ operation: 'update' });
-          return 'updated';
-        } catch (error) {
-          const status = apiStatusCode(error);
-          const retryable = status === 409 || (operation === 'update' && status === 404);
-          if (!retryable) throw new KubernetesWriteError({ resource, operation, cause: error });
-          if (retries >= maxRetries) {
-            throw new KubernetesWriteError({ resource, operation, cause: error, detail: `after ${retries + 1} attempts` });
-          }
-          logger.info('ConfigMap changed under us, retrying', { configMap: resource, operation, status, attempt: retries + 1 });
-          current = status === 404 ? undefined : await read();
-          if (current !== undefined && holdsOurContent(current, request)) return 'unchanged';
-        }
+      if (request.existing !== undefined) return apply(request);
+      // Create rather than apply when it is missing: a create of an object that exists after all (a stale cache,
+      // another creator) fails, where an apply would put our label on an object someone else made.
+      try {
+        await core.createNamespacedConfigMap({ namespace, body: newConfigMap(namespace, name, request), fieldManager: FIELD_MANAGER });
+        metrics.configMapWrites.inc({ operation: 'create' });
+        return 'created';
+      } catch (error) {
+        if (apiStatusCode(error) !== 409) throw new KubernetesWriteError({ resource, operation: 'create', cause: error });
+        logger.info('ConfigMap was created by someone else meanwhile; writing only our key', { configMap: resource });
+        return apply(request);
       }
     },
   };
 }
 
-function newConfigMap(namespace: string, name: string, request: ConfigMapWriteRequest): V1ConfigMap {
+/** The apply configuration: only the fields we own. Anything left out here is left alone on the server. */
+function ourFields(namespace: string, name: string, request: ConfigMapWriteRequest): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: {
-      name,
-      namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-      annotations: { ...request.annotations },
-    },
+    metadata: { name, namespace, annotations: { ...request.annotations } },
     data: { [request.key]: request.text },
   };
 }
 
-function holdsOurContent(current: V1ConfigMap, request: ConfigMapWriteRequest): boolean {
-  const annotations = current.metadata?.annotations ?? {};
-  return (
-    current.data?.[request.key] === request.text &&
-    current.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
-    Object.entries(request.annotations).every(([key, value]) => annotations[key] === value)
-  );
-}
-
-// Builds a new object rather than editing `current`, which may be the informer's cached copy.
-function withOurContent(current: V1ConfigMap, request: ConfigMapWriteRequest): V1ConfigMap {
-  // managedFields left out: the server keeps its own, and a stale copy sent back would overwrite them.
-  const { managedFields: _managedFields, ...metadata } = current.metadata ?? {};
-  return {
-    ...current,
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: {
-      ...metadata,
-      labels: { ...metadata.labels, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-      annotations: { ...metadata.annotations, ...request.annotations },
-    },
-    data: { ...current.data, [request.key]: request.text },
-  };
+function newConfigMap(namespace: string, name: string, request: ConfigMapWriteRequest): V1ConfigMap {
+  const body = ourFields(namespace, name, request);
+  return { ...body, metadata: { ...body.metadata, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } };
 }

@@ -1,8 +1,16 @@
 import { describeError, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { Outbox, type Delivery } from './outbox.ts';
 
 const DEFAULT_REPEAT_INTERVAL_MS = 15 * 60_000;
 const DEFAULT_TIMEOUT_MS = 5_000;
+// Distinct alerts waiting to be sent (repeats never queue); a channel that is down for long loses the oldest.
+const DEFAULT_QUEUE_CAPACITY = 32;
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
+// Failures that happen before any byte of the request left: the hook cannot have posted anything, so a retry
+// cannot show the alert twice. Any other failure (an HTTP error answer, a timeout, a reset) may have been posted.
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export interface Alert {
   title: string;
@@ -10,8 +18,13 @@ export interface Alert {
 }
 
 export interface Notifier {
-  /** Never rejects, and never takes longer than the send timeout. */
-  notify(alert: Alert): Promise<void>;
+  /** Queues the alert and returns at once: sending is never on the caller's path. Never throws. */
+  notify(alert: Alert): void;
+}
+
+export interface MattermostNotifier extends Notifier {
+  /** Sends what is queued for at most `deadlineMs`, then stops; later alerts are dropped (and counted). */
+  stop(deadlineMs: number): Promise<void>;
 }
 
 /** The older CronJob's webhook body, field for field, so existing Mattermost channels look the same. */
@@ -31,10 +44,22 @@ export function buildMattermostPayload(title: string, errorText: string) {
   };
 }
 
+interface QueuedAlert {
+  key: string;
+  title: string;
+  errorText: string;
+  /** When this alert claimed its repeat window; retries stay inside it. */
+  claimedAt: number;
+  attempt: number;
+}
+
 /**
- * Posts each new failure to a Mattermost incoming webhook. The same title and error text is sent at most once per
- * repeat interval, so a failure that persists across reconcile passes does not flood the channel. The webhook URL
- * is a credential: it is never logged, and it is scrubbed from error texts that might quote it.
+ * Posts each new failure to a Mattermost incoming webhook, off the caller's path: `notify` queues, one sender posts.
+ * An alert key (title and error text, network addresses aside) claims a repeat window when it is queued, and the
+ * window holds whatever the send's outcome: a failed or timed-out post may still have reached the channel, so it is
+ * not repeated inside the window. Only a post that never left (connection refused, name not resolved) is retried,
+ * with doubling backoff, while its window lasts. The webhook URL is a credential: it is never logged, and it is
+ * scrubbed from error texts that might quote it.
  */
 export function createMattermostNotifier(options: {
   url: string | undefined;
@@ -42,57 +67,95 @@ export function createMattermostNotifier(options: {
   logger: Logger;
   repeatIntervalMs?: number;
   timeoutMs?: number;
-  now?: () => number;
+  queueCapacity?: number;
   fetch?: typeof fetch;
-}): Notifier {
+}): MattermostNotifier {
   const { url, metrics, logger } = options;
   const repeatIntervalMs = options.repeatIntervalMs ?? DEFAULT_REPEAT_INTERVAL_MS;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const now = options.now ?? Date.now;
   const send = options.fetch ?? fetch;
-  const lastSent = new Map<string, number>();
+  const windows = new Map<string, number>();
 
   function forget(before: number): void {
-    for (const [key, sentAt] of lastSent) if (sentAt <= before) lastSent.delete(key);
+    for (const [key, claimedAt] of windows) if (claimedAt <= before) windows.delete(key);
   }
 
+  async function deliver(alert: QueuedAlert, { signal: stopped, lastTry }: { signal: AbortSignal; lastTry: boolean }): Promise<Delivery> {
+    const { title } = alert;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new DOMException('the webhook did not answer in time', 'TimeoutError')), timeoutMs);
+    const signal = AbortSignal.any([stopped, timeout.signal]);
+    try {
+      const response = await send(url!, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(buildMattermostPayload(title, alert.errorText)),
+        signal,
+      });
+      await response.body?.cancel().catch(() => undefined);
+      if (response.ok) {
+        metrics.alerts.inc({ outcome: 'sent' });
+        return {};
+      }
+      metrics.alerts.inc({ outcome: 'failed' });
+      logger.warn('could not send Mattermost alert', { title, status: response.status });
+      return {};
+    } catch (sendError) {
+      metrics.alerts.inc({ outcome: 'failed' });
+      const retryAt = !lastTry && NOT_SENT_CODES.has(errorCode(sendError)) ? nextTry(alert) : undefined;
+      logger.warn('could not send Mattermost alert', {
+        title,
+        error: redact(describeError(sendError), url!),
+        ...(retryAt === undefined ? {} : { retryInMs: retryAt - Date.now() }),
+      });
+      if (retryAt === undefined) return {};
+      alert.attempt += 1;
+      return { retryAt };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The next try after a post that never left, or undefined when it would fall outside the alert's window. */
+  function nextTry(alert: QueuedAlert): number | undefined {
+    const retryAt = Date.now() + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** alert.attempt);
+    return retryAt < alert.claimedAt + repeatIntervalMs ? retryAt : undefined;
+  }
+
+  const outbox = new Outbox<QueuedAlert>({
+    capacity: options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY,
+    deliver,
+    onDrop: ({ key, title }) => {
+      metrics.alerts.inc({ outcome: 'dropped' });
+      // Never sent: the same failure may be reported again at once.
+      windows.delete(key);
+      logger.warn('Mattermost alert dropped unsent (queue full or shutting down)', { title });
+    },
+  });
+
   return {
-    async notify({ title, error }) {
+    notify({ title, error }) {
       if (url === undefined) return;
       const errorText = describeError(error);
       const key = `${title}\u0000${withoutAddresses(errorText)}`;
-      const at = now();
-      forget(at - repeatIntervalMs);
-      if (lastSent.has(key)) {
+      const now = Date.now();
+      forget(now - repeatIntervalMs);
+      if (windows.has(key)) {
         metrics.alerts.inc({ outcome: 'suppressed' });
         logger.debug('alert suppressed as a repeat', { title });
         return;
       }
-      // Claimed before the request so a concurrent identical alert is suppressed rather than sent twice.
-      lastSent.set(key, at);
-      const failed = (fields: Record<string, unknown>): void => {
-        lastSent.delete(key);
-        metrics.alerts.inc({ outcome: 'failed' });
-        logger.warn('could not send Mattermost alert', { title, ...fields });
-      };
-      try {
-        const response = await send(url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify(buildMattermostPayload(title, errorText)),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await response.body?.cancel().catch(() => undefined);
-        if (!response.ok) {
-          failed({ status: response.status });
-          return;
-        }
-        metrics.alerts.inc({ outcome: 'sent' });
-      } catch (sendError) {
-        failed({ error: redact(describeError(sendError), url) });
-      }
+      windows.set(key, now);
+      outbox.push({ key, title, errorText, claimedAt: now, attempt: 0 });
     },
+    stop: (deadlineMs) => outbox.stop(deadlineMs),
   };
+}
+
+/** The system error code of a failed fetch (undici wraps it as the cause of `TypeError: fetch failed`). */
+function errorCode(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : '';
 }
 
 // The same outage names whichever address it tried (`connect ETIMEDOUT 52.94.1.2:443`): one failure, one alert.

@@ -7,6 +7,8 @@ export interface ReceivedPost {
   text: string;
   /** The body parsed as JSON; undefined when it is not JSON. */
   json: unknown;
+  /** Date.now() when the body had arrived. */
+  at: number;
 }
 
 /** A stand-in for a Mattermost/Slack incoming webhook on loopback. */
@@ -45,7 +47,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         } catch {
           json = undefined;
         }
-        posts.push({ headers: req.headers, text, json });
+        posts.push({ headers: req.headers, text, json, at: Date.now() });
         for (const wake of waiters) wake();
       }
       const answer = (): void => {

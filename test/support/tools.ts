@@ -9,6 +9,8 @@ import { resolvePeerBinaries } from '../peers/binaries.ts';
 
 export const CHART = fileURLToPath(new URL('../../charts/thanos-store-discovery', import.meta.url));
 export const VALID_VALUES = join(CHART, 'ci/default-values.yaml');
+// The first build of helm, etcd or kube-apiserver takes minutes, and another process may hold the build lock.
+export const PEER_BUILD_TIMEOUT_MS = 20 * 60_000;
 
 export interface ToolResult {
   code: number;
@@ -63,6 +65,24 @@ export async function createHelm(): Promise<Helm> {
         .filter((doc): doc is Manifest => doc !== null);
     },
     close: () => rm(home, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * For a test file: makes helm in a beforeAll and removes its home in an afterAll (call at the top of a describe or
+ * the file); the function it returns runs helm inside the tests.
+ */
+export function helmForTests(): (args: readonly string[]) => Promise<ToolResult> {
+  let helm: Helm | undefined;
+  beforeAll(async () => {
+    helm = await createHelm();
+  }, PEER_BUILD_TIMEOUT_MS);
+  afterAll(async () => {
+    await helm?.close();
+  });
+  return (args) => {
+    if (helm === undefined) throw new Error('helm is made in beforeAll: run it inside a test');
+    return helm.run(args);
   };
 }
 

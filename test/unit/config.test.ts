@@ -140,7 +140,6 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL="verbose" is not one of error, warn, info, debug'],
     [{ LISTEN_ADDRESS: '8080' }, 'LISTEN_ADDRESS="8080" is not host:port or :port'],
     [{ LISTEN_ADDRESS: ':70000' }, 'LISTEN_ADDRESS port 70000 is out of range 0..65535'],
-    [{ CONFIGMAP_KEY: 'a/b' }, 'CONFIGMAP_KEY="a/b" is not a valid ConfigMap key'],
     [{ RECORD_SUFFIX: '.grpc' }, 'RECORD_SUFFIX=".grpc" is not a DNS label suffix (letters, digits, -)'],
     [{ REMOVAL_CONFIRM_POLLS: '0' }, 'REMOVAL_CONFIRM_POLLS=0 is out of range 1..1000'],
     [{ MAX_REMOVAL_PERCENT: '150' }, 'MAX_REMOVAL_PERCENT=150 is out of range 1..100'],
@@ -151,9 +150,41 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...REQUIRED, ...overrides })).toEqual([problem]);
   });
 
-  it('never echoes the webhook URL, which is a secret', () => {
-    const problems = problemsOf({ ...REQUIRED, MATTERMOST_ALERTS_HOOK: 'ftp://secret-token@host/x' });
-    expect(problems).toEqual(['MATTERMOST_ALERTS_HOOK is not an http(s) URL']);
+  // Kubernetes' own rule (IsConfigMapKey): letters, digits, '-', '_', '.'; at most 253; not '.', '..' or '..'-prefixed.
+  it.each([
+    ['..', '..', 'it must not be "." or "..", nor start with ".."'],
+    ['.', '.', 'it must not be "." or "..", nor start with ".."'],
+    ['..data', '..data', 'it must not be "." or "..", nor start with ".."'],
+    ['a/b', 'a/b', 'only letters, digits, "-", "_" and "." are allowed'],
+    ['a space', 'store list', 'only letters, digits, "-", "_" and "." are allowed'],
+    ['254 characters', 'k'.repeat(254), 'it is longer than 253 characters'],
+  ])('rejects CONFIGMAP_KEY %s as Kubernetes would, saying why', (_case, key, why) => {
+    expect(problemsOf({ ...REQUIRED, CONFIGMAP_KEY: key })).toEqual([`CONFIGMAP_KEY="${key}" is not a valid ConfigMap key: ${why}`]);
+  });
+
+  it.each([
+    ['a leading dot', '.servicediscovery.yml'],
+    ['two dots inside', 'a..b'],
+    ['253 characters', 'k'.repeat(253)],
+    ['every allowed character', 'endpoints_v2-final.YAML'],
+  ])('accepts CONFIGMAP_KEY with %s', (_case, key) => {
+    expect(loadConfig({ ...REQUIRED, CONFIGMAP_KEY: key }).configMapKey).toBe(key);
+  });
+
+  it.each([
+    ['ftp://secret-token@host/x', 'MATTERMOST_ALERTS_HOOK is not an http(s) URL'],
+    ['not a url secret-token', 'MATTERMOST_ALERTS_HOOK is not an http(s) URL'],
+    ['https://user:secret-token@chat.example.com/hooks/abc', 'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail'],
+    ['https://secret-token@chat.example.com/hooks/abc', 'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail'],
+    ['http://:secret-token@127.0.0.1:8065/hooks/abc', 'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail'],
+  ])('refuses the hook %#, naming the rule but never echoing the URL', (url, problem) => {
+    const problems = problemsOf({ ...REQUIRED, MATTERMOST_ALERTS_HOOK: url });
+    expect(problems).toEqual([problem]);
     expect(problems.join()).not.toContain('secret-token');
+  });
+
+  it('accepts a hook whose secret is in its path, as Mattermost issues them', () => {
+    const url = 'https://chat.example.com/hooks/xyz@abc';
+    expect(loadConfig({ ...REQUIRED, MATTERMOST_ALERTS_HOOK: url }).alertsHook).toBe(url);
   });
 });

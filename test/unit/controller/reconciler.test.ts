@@ -60,7 +60,7 @@ function setup(options: SetupOptions) {
   const alerts: { title: string; error: unknown }[] = [];
   const requeues: number[] = [];
   const clock = { now: 1_000_000 };
-  const notifier = { notify: async (alert: { title: string; error: unknown }) => void alerts.push(alert) };
+  const notifier = { notify: (alert: { title: string; error: unknown }) => void alerts.push(alert) };
   const desired = new DesiredHosts({ policy: options.policy ?? PASS_THROUGH, metrics, logger, notifier });
   const read = (hosts: string[]) => desired.update(hosts, () => undefined);
   if (options.hosts) read(options.hosts);
@@ -286,7 +286,7 @@ describe('DesiredHosts', () => {
   function holder() {
     const metrics = createMetrics();
     const alerts: { title: string }[] = [];
-    const desired = new DesiredHosts({ policy, metrics, logger: createSilentLogger(), notifier: { notify: async (alert) => void alerts.push(alert) } });
+    const desired = new DesiredHosts({ policy, metrics, logger: createSilentLogger(), notifier: { notify: (alert) => void alerts.push(alert) } });
     return { desired, metrics, alerts };
   }
 

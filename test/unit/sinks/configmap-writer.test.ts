@@ -1,7 +1,7 @@
-import { ApiException, type V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
-import { createConfigMapWriter, MANAGED_BY_LABEL, type ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
+import { createConfigMapWriter, FIELD_MANAGER, MANAGED_BY_LABEL, type ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
 import { apiError, FakeConfigMapApi } from './fakes.ts';
 import { metricValue } from '../metric-value.ts';
@@ -12,17 +12,10 @@ const KEY = 'servicediscovery.yml';
 const HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
 const TEXT = '- targets:\n  - a-grpc.internal.example.com.:10901\n';
 
-function setup(maxConflictRetries?: number) {
+function setup() {
   const core = new FakeConfigMapApi();
   const metrics = createMetrics();
-  const writer = createConfigMapWriter({
-    core,
-    namespace: NAMESPACE,
-    name: NAME,
-    metrics,
-    logger: createSilentLogger(),
-    ...(maxConflictRetries === undefined ? {} : { maxConflictRetries }),
-  });
+  const writer = createConfigMapWriter({ core, namespace: NAMESPACE, name: NAME, metrics, logger: createSilentLogger() });
   const writes = async () => ({
     create: await metricValue(metrics.configMapWrites, { operation: 'create' }),
     update: await metricValue(metrics.configMapWrites, { operation: 'update' }),
@@ -51,128 +44,74 @@ function theirs(): V1ConfigMap {
   };
 }
 
+/** The apply configuration the writer must send: our key and our annotation, nothing of anyone else's. */
+const OUR_FIELDS = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: NAME, namespace: NAMESPACE, annotations: { [HASH_ANNOTATION]: 'new-hash' } },
+  data: { [KEY]: TEXT },
+};
+
 describe('createConfigMapWriter', () => {
-  it('creates the ConfigMap with our key, annotations and managed-by label when none exists', async () => {
+  it('creates the ConfigMap with our key, annotation and managed-by label, under our field manager, when none exists', async () => {
     const { core, writer, writes } = setup();
 
     await expect(writer.write(request(undefined))).resolves.toBe('created');
 
-    expect(core.calls.map((call) => call.method)).toEqual(['create']);
-    expect(core.current).toMatchObject({
-      metadata: {
-        name: NAME,
-        namespace: NAMESPACE,
-        labels: { [MANAGED_BY_LABEL]: 'thanos-store-discovery' },
-        annotations: { [HASH_ANNOTATION]: 'new-hash' },
-      },
-      data: { [KEY]: TEXT },
-    });
+    expect(core.calls).toEqual([
+      expect.objectContaining({ method: 'create', fieldManager: FIELD_MANAGER, body: { ...OUR_FIELDS, metadata: { ...OUR_FIELDS.metadata, labels: { [MANAGED_BY_LABEL]: 'thanos-store-discovery' } } } }),
+    ]);
     expect(await writes()).toEqual({ create: 1, update: 0 });
   });
 
-  it('updates with the resourceVersion it read and keeps every other key, label and annotation', async () => {
+  it('applies only our key and annotation to an existing ConfigMap: no label, no resourceVersion, forced, as our manager', async () => {
     const { core, writer, writes } = setup();
     const existing = core.put(theirs());
     const untouched = structuredClone(existing);
 
     await expect(writer.write(request(existing))).resolves.toBe('updated');
 
-    const [call] = core.calls;
-    expect(call?.method).toBe('replace');
-    expect(call?.body?.metadata?.resourceVersion).toBe(existing.metadata?.resourceVersion);
-    expect(call?.body?.metadata?.managedFields).toBeUndefined();
+    expect(core.calls).toEqual([
+      { method: 'apply', body: OUR_FIELDS, fieldManager: FIELD_MANAGER, force: true, headers: { 'Content-Type': 'application/apply-patch+yaml' } },
+    ]);
     expect(core.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
-    expect(core.current?.binaryData).toEqual({ blob: 'AAEC' });
-    expect(core.current?.metadata?.labels).toEqual({ team: 'observability', [MANAGED_BY_LABEL]: 'thanos-store-discovery' });
+    expect(core.current?.metadata?.labels).toEqual({ team: 'observability' });
     expect(core.current?.metadata?.annotations).toEqual({ 'owner/note': 'keep me', [HASH_ANNOTATION]: 'new-hash' });
     expect(existing).toEqual(untouched);
     expect(await writes()).toEqual({ create: 0, update: 1 });
   });
 
-  it('re-reads after a 409 Conflict and retries on the fresh object, keeping the other writer\'s change', async () => {
+  it('reports unchanged, and counts no write, when the object already holds our content', async () => {
     const { core, writer, writes } = setup();
-    const stale = core.put(theirs());
-    core.edit((object) => {
-      object.data = { ...object.data, 'added-meanwhile.yml': 'y: 2\n' };
-    });
+    const ours = core.put({ ...theirs(), metadata: { ...theirs().metadata, annotations: { [HASH_ANNOTATION]: 'new-hash' } }, data: { [KEY]: TEXT } });
 
-    await expect(writer.write(request(stale))).resolves.toBe('updated');
+    await expect(writer.write(request(ours))).resolves.toBe('unchanged');
 
-    expect(core.calls.map((call) => call.method)).toEqual(['replace', 'read', 'replace']);
-    expect(core.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n', 'added-meanwhile.yml': 'y: 2\n' });
-    expect(await writes()).toEqual({ create: 0, update: 1 });
-  });
-
-  it('writes nothing more when the re-read after a 409 finds our content already there', async () => {
-    const { core, writer, writes } = setup();
-    const stale = core.put(theirs());
-    core.edit((object) => {
-      object.metadata = { ...object.metadata, labels: { [MANAGED_BY_LABEL]: 'thanos-store-discovery' }, annotations: { [HASH_ANNOTATION]: 'new-hash' } };
-      object.data = { [KEY]: TEXT };
-    });
-
-    await expect(writer.write(request(stale))).resolves.toBe('unchanged');
-
-    expect(core.calls.map((call) => call.method)).toEqual(['replace', 'read']);
+    expect(core.calls.map((call) => call.method)).toEqual(['apply']);
     expect(await writes()).toEqual({ create: 0, update: 0 });
   });
 
-  it('gives up with a KubernetesWriteError once the conflict retries are spent', async () => {
-    const { core, writer, writes } = setup(2);
-    const existing = core.put(theirs());
-    core.beforeReplace = () => core.edit((object) => {
-      object.metadata = { ...object.metadata, labels: { ...object.metadata?.labels, churn: String(Math.random()) } };
-    });
-
-    const error = await writer.write(request(existing)).catch((caught: unknown) => caught);
-
-    expect(error).toBeInstanceOf(KubernetesWriteError);
-    expect(error).toMatchObject({ resource: `ConfigMap ${NAMESPACE}/${NAME}`, status: 409 });
-    expect((error as Error).message).toContain('after 3 attempts');
-    expect((error as Error).cause).toBeInstanceOf(ApiException);
-    expect(core.calls.filter((call) => call.method === 'replace')).toHaveLength(3);
-    expect(core.current?.data?.[KEY]).toBe('- targets: []\n');
-    expect(await writes()).toEqual({ create: 0, update: 0 });
-  });
-
-  it('uses five conflict retries by default', async () => {
-    const { core, writer } = setup();
-    const existing = core.put(theirs());
-    core.beforeReplace = () => core.edit(() => undefined);
-
-    await expect(writer.write(request(existing))).rejects.toThrow(KubernetesWriteError);
-    expect(core.calls.filter((call) => call.method === 'replace')).toHaveLength(6);
-  });
-
-  it('creates the ConfigMap when the cached one was deleted (404 on update)', async () => {
-    const { core, writer, writes } = setup();
-    const cached = { ...theirs(), metadata: { ...theirs().metadata, resourceVersion: '7' } };
-
-    await expect(writer.write(request(cached))).resolves.toBe('created');
-
-    expect(core.calls.map((call) => call.method)).toEqual(['replace', 'create']);
-    expect(core.current?.data).toEqual({ [KEY]: TEXT });
-    expect(await writes()).toEqual({ create: 1, update: 0 });
-  });
-
-  it('reads and updates when the create answers 409 AlreadyExists', async () => {
+  it('applies without the label when the create finds that someone else created it meanwhile', async () => {
     const { core, writer, writes } = setup();
     core.put(theirs());
 
     await expect(writer.write(request(undefined))).resolves.toBe('updated');
 
-    expect(core.calls.map((call) => call.method)).toEqual(['create', 'read', 'replace']);
+    expect(core.calls.map((call) => [call.method, call.body.metadata?.labels])).toEqual([
+      ['create', { [MANAGED_BY_LABEL]: 'thanos-store-discovery' }],
+      ['apply', undefined],
+    ]);
+    expect(core.current?.metadata?.labels).toEqual({ team: 'observability' });
     expect(core.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
-    expect(core.current?.metadata?.annotations?.[HASH_ANNOTATION]).toBe('new-hash');
     expect(await writes()).toEqual({ create: 0, update: 1 });
   });
 
-  const failures: Array<{ name: string; existing: boolean; fail: Array<['create' | 'replace' | 'read', unknown]>; operation: string; status: number | undefined; says: string }> = [
+  const failures: Array<{ name: string; existing: boolean; fail: Array<['create' | 'apply', unknown]>; operation: string; status: number | undefined; says: string }> = [
     { name: 'create answers 500', existing: false, fail: [['create', apiError(500, 'InternalError', 'etcdserver: request timed out')]], operation: 'create', status: 500, says: 'etcdserver: request timed out' },
-    { name: 'update answers 503', existing: true, fail: [['replace', apiError(503, 'ServiceUnavailable')]], operation: 'update', status: 503, says: 'HTTP 503 ServiceUnavailable' },
-    { name: 'update answers 403', existing: true, fail: [['replace', apiError(403, 'Forbidden', 'configmaps is forbidden')]], operation: 'update', status: 403, says: 'configmaps is forbidden' },
-    { name: 're-read after a conflict answers 500', existing: true, fail: [['replace', apiError(409, 'Conflict')], ['read', apiError(500, 'InternalError')]], operation: 'read', status: 500, says: 'HTTP 500 InternalError' },
-    { name: 'the network fails', existing: true, fail: [['replace', new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 10.0.0.1:443') })]], operation: 'update', status: undefined, says: 'fetch failed: caused by: connect ECONNREFUSED' },
+    { name: 'apply answers 503', existing: true, fail: [['apply', apiError(503, 'ServiceUnavailable')]], operation: 'apply', status: 503, says: 'HTTP 503 ServiceUnavailable' },
+    { name: 'apply answers 403', existing: true, fail: [['apply', apiError(403, 'Forbidden', 'configmaps is forbidden')]], operation: 'apply', status: 403, says: 'configmaps is forbidden' },
+    { name: 'the apply after an AlreadyExists answers 500', existing: false, fail: [['create', apiError(409, 'AlreadyExists')], ['apply', apiError(500, 'InternalError')]], operation: 'apply', status: 500, says: 'HTTP 500 InternalError' },
+    { name: 'the network fails', existing: true, fail: [['apply', new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 10.0.0.1:443') })]], operation: 'apply', status: undefined, says: 'fetch failed: caused by: connect ECONNREFUSED' },
   ];
 
   it.each(failures)('throws a KubernetesWriteError naming the ConfigMap when $name', async ({ existing, fail, operation, status, says }) => {

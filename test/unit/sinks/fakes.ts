@@ -1,10 +1,12 @@
 import { Writable } from 'node:stream';
 import {
   ApiException,
+  type Configuration,
+  type ConfigurationOptions,
   type CoreV1Api,
   type CoreV1ApiCreateNamespacedConfigMapRequest,
-  type CoreV1ApiReadNamespacedConfigMapRequest,
-  type CoreV1ApiReplaceNamespacedConfigMapRequest,
+  type CoreV1ApiPatchNamespacedConfigMapRequest,
+  type RequestContext,
   type V1ConfigMap,
 } from '@kubernetes/client-node';
 import winston from 'winston';
@@ -35,17 +37,34 @@ export function captureLogger(): CapturedLogger {
   return { logger, entries };
 }
 
-type Method = 'create' | 'replace' | 'read';
-type ConfigMapApi = Pick<CoreV1Api, 'createNamespacedConfigMap' | 'replaceNamespacedConfigMap' | 'readNamespacedConfigMap'>;
+type Method = 'create' | 'apply';
+type ConfigMapApi = Pick<CoreV1Api, 'createNamespacedConfigMap' | 'patchNamespacedConfigMap'>;
+
+export interface ConfigMapCall {
+  method: Method;
+  body: V1ConfigMap;
+  fieldManager: string | undefined;
+  force: boolean | undefined;
+  /** Headers the call's per-request middleware sets (the patch content type). */
+  headers: Record<string, string>;
+}
+
+/** Runs each per-request middleware on a bare request, to read the headers it sets. */
+function headersSetBy(options: Configuration | ConfigurationOptions | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const middleware = (options)?.middleware ?? [];
+  for (const step of middleware) step.pre({ setHeaderParam: (key: string, value: string) => (headers[key] = value) } as unknown as RequestContext);
+  return headers;
+}
 
 /**
- * One ConfigMap held the way the apiserver holds it: resourceVersion checked on replace (409 Conflict), create of an
- * existing object refused (409 AlreadyExists), 404 for a missing one. `failNext` injects other answers.
+ * One ConfigMap held the way the apiserver holds it, as far as the writer can tell: create of an existing object
+ * refused (409 AlreadyExists); a server-side apply creates a missing object or merges the fields it lists into the
+ * stored one, and moves the resourceVersion on only when that changed something. `failNext` injects other answers.
+ * Field ownership is the real apiserver's business: the integration tests check it there.
  */
 export class FakeConfigMapApi implements ConfigMapApi {
-  readonly calls: Array<{ method: Method; body?: V1ConfigMap }> = [];
-  /** Runs before each replace is answered, to play another writer racing us. */
-  beforeReplace: (() => void) | undefined;
+  readonly calls: ConfigMapCall[] = [];
   private stored: V1ConfigMap | undefined;
   private version = 100;
   private readonly faults: Array<{ method: Method; error: unknown }> = [];
@@ -54,14 +73,6 @@ export class FakeConfigMapApi implements ConfigMapApi {
   put(object: V1ConfigMap): V1ConfigMap {
     this.stored = this.stamp(object);
     return structuredClone(this.stored);
-  }
-
-  /** Another writer changing the stored object, which moves its resourceVersion on. */
-  edit(change: (object: V1ConfigMap) => void): void {
-    if (this.stored === undefined) throw new Error('nothing stored to edit');
-    const copy = structuredClone(this.stored);
-    change(copy);
-    this.stored = this.stamp(copy);
   }
 
   get current(): V1ConfigMap | undefined {
@@ -73,31 +84,30 @@ export class FakeConfigMapApi implements ConfigMapApi {
   }
 
   async createNamespacedConfigMap(param: CoreV1ApiCreateNamespacedConfigMapRequest): Promise<V1ConfigMap> {
-    this.record('create', param.body);
+    this.record('create', param.body, param.fieldManager, undefined, undefined);
     if (this.stored !== undefined) throw apiError(409, 'AlreadyExists', `configmaps "${param.body.metadata?.name}" already exists`);
     this.stored = this.stamp(param.body);
     return structuredClone(this.stored);
   }
 
-  async replaceNamespacedConfigMap(param: CoreV1ApiReplaceNamespacedConfigMapRequest): Promise<V1ConfigMap> {
-    this.record('replace', param.body);
-    this.beforeReplace?.();
-    if (this.stored === undefined) throw apiError(404, 'NotFound', `configmaps "${param.name}" not found`);
-    if (param.body.metadata?.resourceVersion !== this.stored.metadata?.resourceVersion) {
-      throw apiError(409, 'Conflict', `Operation cannot be fulfilled on configmaps "${param.name}": the object has been modified`);
+  async patchNamespacedConfigMap(param: CoreV1ApiPatchNamespacedConfigMapRequest, options?: Configuration | ConfigurationOptions): Promise<V1ConfigMap> {
+    const body = param.body as V1ConfigMap;
+    this.record('apply', body, param.fieldManager, param.force, options);
+    if (this.stored === undefined) {
+      this.stored = this.stamp(body);
+      return structuredClone(this.stored);
     }
-    this.stored = this.stamp(param.body);
+    const merged: V1ConfigMap = {
+      ...this.stored,
+      metadata: { ...this.stored.metadata, annotations: { ...this.stored.metadata?.annotations, ...body.metadata?.annotations } },
+      data: { ...this.stored.data, ...body.data },
+    };
+    if (JSON.stringify(merged) !== JSON.stringify(this.stored)) this.stored = this.stamp(merged);
     return structuredClone(this.stored);
   }
 
-  async readNamespacedConfigMap(param: CoreV1ApiReadNamespacedConfigMapRequest): Promise<V1ConfigMap> {
-    this.record('read');
-    if (this.stored === undefined) throw apiError(404, 'NotFound', `configmaps "${param.name}" not found`);
-    return structuredClone(this.stored);
-  }
-
-  private record(method: Method, body?: V1ConfigMap): void {
-    this.calls.push(body === undefined ? { method } : { method, body: structuredClone(body) });
+  private record(method: Method, body: V1ConfigMap, fieldManager: string | undefined, force: boolean | undefined, options: Configuration | ConfigurationOptions | undefined): void {
+    this.calls.push({ method, body: structuredClone(body), fieldManager, force, headers: headersSetBy(options) });
     const index = this.faults.findIndex((fault) => fault.method === method);
     if (index === -1) return;
     const [fault] = this.faults.splice(index, 1);
