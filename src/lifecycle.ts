@@ -10,9 +10,32 @@ export interface Elector {
   mayWrite(): CheckResult;
 }
 
+/**
+ * Who may write: the leader, only while its lease is known valid, and nobody once stopping has begun. The reconciler
+ * checks it right before each write; the lifecycle closes it first thing when it stops.
+ */
+export class WriteFence {
+  private readonly elector: Pick<Elector, 'mayWrite'> | undefined;
+  private closed = false;
+
+  constructor(elector: Pick<Elector, 'mayWrite'> | undefined) {
+    this.elector = elector;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  mayWrite(): CheckResult {
+    if (this.closed) return { ok: false, reason: 'shutting down' };
+    return this.elector?.mayWrite() ?? { ok: true };
+  }
+}
+
 export interface LifecycleParts {
   /** Absent without leader election: this replica always leads. */
   elector: Elector | undefined;
+  fence: WriteFence;
   poller: { start(): void; stop(): Promise<void> };
   queue: { stop(): Promise<void> };
   /** Informers and the HTTP server: stopped last, together. */
@@ -31,13 +54,11 @@ export interface LifecycleParts {
 export type Ending = { reason: 'signal'; signal: string } | { reason: 'leadership lost' };
 
 /**
- * The controller's lifecycle policy, apart from its wiring: who may poll and write (the leader, and only while its
- * lease is known valid and it is not stopping), what the probes mean for a leader and a standby, and the order of an
- * orderly stop.
+ * The controller's lifecycle policy, apart from its wiring: who polls (the leader), what the probes mean for a leader
+ * and a standby, and the order of an orderly stop.
  */
 export class Lifecycle {
   private readonly parts: LifecycleParts;
-  private stopping = false;
 
   constructor(parts: LifecycleParts) {
     this.parts = parts;
@@ -45,12 +66,6 @@ export class Lifecycle {
 
   private isStandby(): boolean {
     return this.parts.elector !== undefined && !this.parts.elector.isLeader();
-  }
-
-  /** The write fence the reconciler checks before each write. */
-  mayWrite(): CheckResult {
-    if (this.stopping) return { ok: false, reason: 'shutting down' };
-    return this.parts.elector?.mayWrite() ?? { ok: true };
   }
 
   /** Liveness: a standby never polls, so the poll heartbeat says nothing about it. */
@@ -100,8 +115,8 @@ export class Lifecycle {
    * flight finish so no write is cut in half, hand the lease back, then close the caches and the server.
    */
   private async stop(): Promise<void> {
-    const { poller, queue, elector, closeAll, logger, shutdownDeadlineMs, onDeadline } = this.parts;
-    this.stopping = true;
+    const { poller, queue, elector, closeAll, logger, shutdownDeadlineMs, onDeadline, fence } = this.parts;
+    fence.close();
     const deadline = setTimeout(() => {
       logger.error('shutdown did not finish in time, exiting', { deadlineMs: shutdownDeadlineMs });
       onDeadline();

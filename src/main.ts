@@ -12,7 +12,7 @@ import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig, makeApiClient } from './kube-config.ts';
 import { createLogger, describeError } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { Lifecycle } from './lifecycle.ts';
+import { Lifecycle, WriteFence } from './lifecycle.ts';
 import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
@@ -88,6 +88,18 @@ async function main(): Promise<number> {
     metrics,
   });
 
+  // A run-once pass is one short job, as the CronJob was: it never campaigns.
+  const elector = config.leaderElection && !config.runOnce
+    ? new LeaderElector({
+        coordination: makeApiClient(kubeConfig, CoordinationV1Api, KUBERNETES_REQUEST_TIMEOUT_MS),
+        namespace,
+        name: config.leaderElection.leaseName,
+        identity: config.leaderElection.identity,
+        logger,
+        metrics,
+      })
+    : undefined;
+  const fence = new WriteFence(elector);
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);
   const events = createEventRecorder({ core, namespace, logger });
@@ -95,8 +107,7 @@ async function main(): Promise<number> {
     config,
     desired,
     requeueAfter: (ms) => queue.addAfter(ms),
-    // The lifecycle is built below, once the parts it stops exist; no pass runs before then.
-    mayWrite: () => lifecycle.mayWrite(),
+    mayWrite: () => fence.mayWrite(),
     configMaps,
     deployments,
     writer: createConfigMapWriter({ core, namespace, name: config.configMapName, metrics, logger }),
@@ -155,18 +166,9 @@ async function main(): Promise<number> {
     },
     logger,
   });
-  const elector = config.leaderElection
-    ? new LeaderElector({
-        coordination: makeApiClient(kubeConfig, CoordinationV1Api, KUBERNETES_REQUEST_TIMEOUT_MS),
-        namespace,
-        name: config.leaderElection.leaseName,
-        identity: config.leaderElection.identity,
-        logger,
-        metrics,
-      })
-    : undefined;
   const lifecycle = new Lifecycle({
     elector,
+    fence,
     poller,
     queue,
     closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),

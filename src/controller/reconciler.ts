@@ -9,7 +9,7 @@ import { restartTiming } from '../plan/storm-guard.ts';
 import type { ConfigMapWriter } from '../sinks/configmap-writer.ts';
 import { ENDPOINTS_HASH_ANNOTATION, type DeploymentRestarter } from '../sinks/deployment-restarter.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
-import { decide, type ObservedState, type Plan } from './decide.ts';
+import { decide, NOTHING_PENDING, type ObservedState, type Plan } from './decide.ts';
 import type { DesiredHosts } from './desired-hosts.ts';
 
 export interface ObjectCache<T> {
@@ -150,7 +150,7 @@ export class Reconciler {
           existing: before,
           key: config.configMapKey,
           text: plan.text,
-          annotations: { [ENDPOINTS_HASH_ANNOTATION]: plan.hash, [PENDING_REMOVALS_ANNOTATION]: this.options.desired.pendingRemovals() },
+          annotations: this.annotations(plan.hash),
         });
         logger.info('ConfigMap written', { ...fields, outcome, reason: action.kind === 'update' ? action.reason : 'missing' });
         await this.waitForCache(() => this.options.configMaps.get() !== before);
@@ -162,6 +162,12 @@ export class Reconciler {
     // Not while reads come back empty: the staleness alert on this gauge must fire then.
     if (countsAsSync) metrics.lastSuccessfulSync.setToCurrentTime();
     return true;
+  }
+
+  /** Ours on the ConfigMap. With nothing pending the annotation is left out: server-side apply then removes it. */
+  private annotations(hash: string): Record<string, string> {
+    const pending = this.options.desired.pendingRemovals();
+    return { [ENDPOINTS_HASH_ANNOTATION]: hash, ...(pending === NOTHING_PENDING ? {} : { [PENDING_REMOVALS_ANNOTATION]: pending }) };
   }
 
   /** The size guard: a list that would not fit in a ConfigMap is refused, and the last one stays published. */

@@ -138,6 +138,11 @@ describe('helm template with valid values', () => {
         '--set', 'aws.route53EndpointUrl=http://127.0.0.1:5000',
         '--set', 'alerts.repeatSeconds=0',
         '--set', 'metrics.port=9090',
+        '--set', 'safety.removalConfirmPolls=3',
+        '--set', 'safety.maxRemovalPercent=25',
+        '--set', 'safety.massRemovalConfirmPolls=20',
+        '--set', 'safety.restartMinIntervalSeconds=0',
+        '--set', 'safety.restartRevertLimit=5',
         '--set-json', 'extraEnv=[{"name":"NODE_OPTIONS","value":"--max-old-space-size=128"}]',
       ),
       'Deployment',
@@ -157,6 +162,11 @@ describe('helm template with valid values', () => {
       DRY_RUN: 'true',
       LISTEN_ADDRESS: ':9090',
       ALERT_REPEAT_SECONDS: '0',
+      REMOVAL_CONFIRM_POLLS: '3',
+      MAX_REMOVAL_PERCENT: '25',
+      MASS_REMOVAL_CONFIRM_POLLS: '20',
+      RESTART_MIN_INTERVAL_SECONDS: '0',
+      RESTART_REVERT_LIMIT: '5',
       AWS_REGION: 'eu-west-1',
       AWS_ENDPOINT_URL_ROUTE_53: 'http://127.0.0.1:5000',
       NODE_OPTIONS: '--max-old-space-size=128',
@@ -182,6 +192,9 @@ describe('helm template with valid values', () => {
       restartMode: 'annotation',
       outputFormat: 'file_sd',
       alertRepeatMs: 900_000,
+      removal: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 10 },
+      restartMinIntervalMs: 300_000,
+      restartRevertLimit: 3,
     });
   });
 

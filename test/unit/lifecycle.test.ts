@@ -1,5 +1,5 @@
 import { Heartbeat } from '../../src/health.ts';
-import { Lifecycle, type Elector, type LifecycleParts } from '../../src/lifecycle.ts';
+import { Lifecycle, WriteFence, type Elector, type LifecycleParts } from '../../src/lifecycle.ts';
 import { createSilentLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 
@@ -41,6 +41,7 @@ function parts(overrides: Partial<LifecycleParts> = {}) {
   const heartbeat = new Heartbeat(1_000, () => now.ms);
   const base: LifecycleParts = {
     elector: undefined,
+    fence: new WriteFence(overrides.elector),
     poller: { start: () => void calls.push('poller.start'), stop: async () => void calls.push('poller.stop') },
     queue: { stop: async () => void calls.push('queue.stop') },
     closeAll: async () => void calls.push('closeAll'),
@@ -65,7 +66,7 @@ describe('Lifecycle', () => {
     const running = lifecycle.run(new Promise((resolve) => (signal = resolve)));
     await tick();
     expect(t.calls).toEqual(['poller.start']);
-    expect(lifecycle.mayWrite()).toEqual({ ok: true });
+    expect(t.parts.fence.mayWrite()).toEqual({ ok: true });
     signal('SIGTERM');
     expect(await running).toEqual({ reason: 'signal', signal: 'SIGTERM' });
     expect(t.calls).toEqual(['poller.start', 'poller.stop', 'queue.stop', 'closeAll']);
@@ -81,7 +82,7 @@ describe('Lifecycle', () => {
     signal('SIGTERM');
     await tick();
     await tick();
-    expect(lifecycle.mayWrite()).toEqual({ ok: false, reason: 'shutting down' });
+    expect(t.parts.fence.mayWrite()).toEqual({ ok: false, reason: 'shutting down' });
     release();
     await running;
   });
@@ -97,7 +98,7 @@ describe('Lifecycle', () => {
     expect(t.calls).toEqual([]);
     expect(lifecycle.healthz()).toEqual({ ok: true });
     expect(lifecycle.readyz()).toEqual({ ok: true });
-    expect(lifecycle.mayWrite()).toEqual({ ok: true });
+    expect(t.parts.fence.mayWrite()).toEqual({ ok: true });
 
     elector.wins();
     await tick();
@@ -106,7 +107,7 @@ describe('Lifecycle', () => {
     expect(lifecycle.healthz()).toEqual({ ok: true });
     expect(lifecycle.readyz()).toEqual({ ok: false, reason: 'no successful Route53 poll yet' });
     elector.fence = { ok: false, reason: 'lease last renewed 11000 ms ago, past the renew deadline' };
-    expect(lifecycle.mayWrite()).toEqual(elector.fence);
+    expect(t.parts.fence.mayWrite()).toEqual(elector.fence);
     t.now.ms += 5_000;
     expect(lifecycle.healthz()).toEqual({ ok: false, reason: 'no poll finished for 5s' });
 

@@ -119,7 +119,7 @@ describe('Reconciler', () => {
   it('creates the ConfigMap with the hash annotation, rolls the Deployment once, and is idempotent', async () => {
     const t = setup({ hosts: ['b-grpc.x', 'a-grpc.x'], deployment: deploymentWith(undefined) });
     expect(await t.reconciler.reconcile()).toBe('success');
-    expect(t.writes).toEqual([{ existing: undefined, key: KEY, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), annotations: { [ENDPOINTS_HASH_ANNOTATION]: HASH, [PENDING_REMOVALS_ANNOTATION]: '{}' } }]);
+    expect(t.writes).toEqual([{ existing: undefined, key: KEY, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), annotations: { [ENDPOINTS_HASH_ANNOTATION]: HASH } }]);
     expect(t.restarts).toEqual([expect.objectContaining({ hash: HASH, added: ENDPOINTS, removed: [] })]);
     // The second pass reads the caches our writes reached, and does nothing.
     expect(await t.reconciler.reconcile()).toBe('success');
