@@ -1,56 +1,120 @@
 #!/usr/bin/env bash
-# Builds the real peers (kube-apiserver, etcd, helm) from the Go module proxy and the Route53 emulator (moto) from
-# PyPI into a cache outside the repo, keyed by version, so only the first run pays for the build.
-# Prints `name=path` lines for every peer it made sure of. Usage: build.sh [kube-apiserver|etcd|helm|moto ...]
+# Builds the real peers (kube-apiserver, kube-controller-manager, etcd, helm, thanos, kwok) from the Go module proxy
+# and the Route53 emulator (moto) from PyPI into a cache outside the repo, keyed by version, so only the first run
+# pays for the build. Prints `name=path` lines for every peer it made sure of.
+# Usage: build.sh [peer ...] (default: all). TSD_BUILD_JOBS (default 2) peers are built at once.
+# To add a peer: one build_<peer> function and one case entry in build_one.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 cache="${TSD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/thanos-store-discovery}"
-mkdir -p "$cache/bin" "$cache/src"
+mkdir -p "$cache/bin" "$cache/src" "$cache/locks"
 log() { echo "[peers] $*" >&2; }
+ALL_PEERS=(etcd kube-apiserver kube-controller-manager helm moto thanos kwok)
 
-# One build at a time per cache: tests and the demo may ask at once.
-exec 9>"$cache/build.lock"
-flock 9
+# locked NAME CMD...: runs CMD holding the lock of NAME, so tests, the demo and other checkouts sharing the cache
+# never build the same thing twice at once, while different peers build side by side.
+locked() {
+  local name=$1 fd
+  shift
+  exec {fd}>"$cache/locks/$name.lock"
+  flock "$fd"
+  "$@"
+  exec {fd}>&-
+}
 
-# go_build NAME VERSION MODULE_REQUIRE PACKAGE [extra go.mod lines] [ldflags]
-go_build() {
-  local name=$1 version=$2 require=$3 pkg=$4 extra=$5 ldflags=${6:-}
-  local out="$cache/bin/$name-$version"
-  if [[ -x "$out" ]]; then echo "$name=$out"; return; fi
-  command -v go >/dev/null || { log "go is required to build $name"; exit 1; }
-  local dir="$cache/src/$name-$version"
+# wrapper_module DIR REQUIRE [extra go.mod lines] [package ...]: a module that requires the peer's module. A
+# dependency's replace directives are ignored, so the wrapper carries the ones the peer's own go.mod has. Listing the
+# packages once fills go.sum, after which several binaries can be built from it at once without writing to it.
+wrapper_module() {
+  local dir=$1 require=$2 extra=$3
+  shift 3
+  [[ -f "$dir/ready" ]] && return
+  command -v go >/dev/null || { log "go is required to build $require"; exit 1; }
   rm -rf "$dir" && mkdir -p "$dir"
-  # A wrapper module: a dependency's replace directives are ignored, ours point its staging modules at releases.
-  printf 'module tsd.local/%s\n\ngo 1.26.0\n\nrequire %s\n%s\n' "$name" "$require" "$extra" >"$dir/go.mod"
-  log "building $name $version (first run only; a few minutes)"
+  printf 'module tsd.local/%s\n\ngo 1.26.0\n\nrequire %s\n%s\n' "$(basename "$dir")" "$require" "$extra" >"$dir/go.mod"
+  (cd "$dir" && go list -mod=mod -deps "$@" >/dev/null)
+  touch "$dir/ready"
+}
+
+# go_build NAME VERSION WRAPPER_DIR PACKAGE [ldflags]: builds PACKAGE of a prepared wrapper module into the cache.
+go_build() {
+  local name=$1 version=$2 dir=$3 pkg=$4 ldflags=${5:-}
+  local out="$cache/bin/$name-$version"
+  [[ -x "$out" ]] && return
+  log "building $name $version (first run only; minutes)"
   local started=$SECONDS
-  (cd "$dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+  (cd "$dir" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
   mv "$out.tmp" "$out"
   log "built $name in $((SECONDS - started))s -> $out"
-  echo "$name=$out"
 }
 
 gomod_of() { go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])'; }
 
-build_kube_apiserver() {
-  local v=$KUBERNETES_VERSION minor staging replaces=""
-  [[ -x "$cache/bin/kube-apiserver-$v" ]] || {
-    # The staging modules are the ones k8s.io/kubernetes replaces with ./staging paths; each is published as v0.<minor>.<patch>.
-    staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$(gomod_of "k8s.io/kubernetes@$v")")
-    for m in $staging; do replaces+="replace $m => $m v0.${v#v1.}"$'\n'; done
-  }
-  minor=${v#v1.}; minor=${minor%%.*}
-  go_build kube-apiserver "$v" "k8s.io/kubernetes $v" k8s.io/kubernetes/cmd/kube-apiserver "$replaces" \
-    "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+# The module-to-module replace directives of a published go.mod, as go.mod lines (local-path ones are left out).
+module_replaces_of() {
+  go mod edit -json "$(gomod_of "$1")" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    if r["New"].get("Version"):
+        old = r["Old"]["Path"] + (" " + r["Old"]["Version"] if r["Old"].get("Version") else "")
+        print("replace %s => %s %s" % (old, r["New"]["Path"], r["New"]["Version"]))'
 }
 
-build_etcd() { go_build etcd "$ETCD_VERSION" "go.etcd.io/etcd/server/v3 $ETCD_VERSION" go.etcd.io/etcd/server/v3 ""; }
+# kube-apiserver and kube-controller-manager come from one wrapper of k8s.io/kubernetes, whose go.mod points its
+# staging modules at ./staging paths; each is published as v0.<minor>.<patch>, which the wrapper replaces them with.
+KUBE_COMMANDS=(kube-apiserver kube-controller-manager)
+kube_wrapper() {
+  local v=$KUBERNETES_VERSION staging replaces="" c pkgs=()
+  staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$(gomod_of "k8s.io/kubernetes@$v")")
+  for m in $staging; do replaces+="replace $m => $m v0.${v#v1.}"$'\n'; done
+  for c in "${KUBE_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  wrapper_module "$cache/src/kubernetes-$v" "k8s.io/kubernetes $v" "$replaces" "${pkgs[@]}"
+}
+
+build_kube_command() {
+  local name=$1 v=$KUBERNETES_VERSION minor
+  minor=${v#v1.}; minor=${minor%%.*}
+  if [[ ! -x "$cache/bin/$name-$v" ]]; then
+    locked "kubernetes-$v" kube_wrapper
+    go_build "$name" "$v" "$cache/src/kubernetes-$v" "k8s.io/kubernetes/cmd/$name" \
+      "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  fi
+  echo "$name=$cache/bin/$name-$v"
+}
+
+# simple_go_build NAME VERSION MODULE PACKAGE [ldflags]: a peer whose go.mod has no replace directives we need.
+simple_go_build() {
+  local name=$1 version=$2 module=$3 pkg=$4 ldflags=${5:-}
+  if [[ ! -x "$cache/bin/$name-$version" ]]; then
+    wrapper_module "$cache/src/$name-$version" "$module $version" "" "$pkg"
+    go_build "$name" "$version" "$cache/src/$name-$version" "$pkg" "$ldflags"
+  fi
+  echo "$name=$cache/bin/$name-$version"
+}
+
+build_etcd() { simple_go_build etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3; }
 
 build_helm() {
   local major=${HELM_VERSION%%.*}
-  go_build helm "$HELM_VERSION" "helm.sh/helm/$major $HELM_VERSION" "helm.sh/helm/$major/cmd/helm" ""
+  simple_go_build helm "$HELM_VERSION" "helm.sh/helm/$major" "helm.sh/helm/$major/cmd/helm"
+}
+
+build_kwok() {
+  simple_go_build kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
+}
+
+build_thanos() {
+  local v=$THANOS_VERSION
+  local dir="$cache/src/thanos-$v"
+  if [[ ! -x "$cache/bin/thanos-$v" ]]; then
+    wrapper_module "$dir" "github.com/thanos-io/thanos $v" \
+      "$(module_replaces_of "github.com/thanos-io/thanos@$v")" github.com/thanos-io/thanos/cmd/thanos
+    go_build thanos "$v" "$dir" github.com/thanos-io/thanos/cmd/thanos \
+      "-X github.com/prometheus/common/version.Version=${v#v} -X github.com/prometheus/common/version.Branch=release"
+  fi
+  echo "thanos=$cache/bin/thanos-$v"
 }
 
 build_moto() {
@@ -64,14 +128,38 @@ build_moto() {
   echo "moto_server=$venv/bin/moto_server"
 }
 
-peers=("$@")
-[[ ${#peers[@]} -gt 0 ]] || peers=(etcd kube-apiserver helm moto)
-for p in "${peers[@]}"; do
-  case $p in
-    kube-apiserver) build_kube_apiserver ;;
-    etcd) build_etcd ;;
-    helm) build_helm ;;
-    moto) build_moto ;;
-    *) log "unknown peer: $p"; exit 2 ;;
+build_one() {
+  case $1 in
+    kube-apiserver | kube-controller-manager) locked "$1" build_kube_command "$1" ;;
+    etcd) locked etcd build_etcd ;;
+    helm) locked helm build_helm ;;
+    moto) locked moto build_moto ;;
+    thanos) locked thanos build_thanos ;;
+    kwok) locked kwok build_kwok ;;
+    *) log "unknown peer: $1"; return 2 ;;
   esac
+}
+
+peers=("$@")
+[[ ${#peers[@]} -gt 0 ]] || peers=("${ALL_PEERS[@]}")
+for p in "${peers[@]}"; do
+  [[ " ${ALL_PEERS[*]} " == *" $p "* ]] || { log "unknown peer: $p"; exit 2; }
 done
+
+# Independent peers build side by side (downloads and pip overlap with compiles); each one's output is kept apart
+# and printed in the order asked, and the first failure fails the whole run.
+outputs=$(mktemp -d)
+trap 'rm -rf "$outputs"' EXIT
+jobs_max=${TSD_BUILD_JOBS:-2}
+pids=()
+for i in "${!peers[@]}"; do
+  while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+  build_one "${peers[$i]}" >"$outputs/$i" &
+  pids+=($!)
+done
+status=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { log "building ${peers[$i]} failed"; status=1; }
+done
+for i in "${!peers[@]}"; do cat "$outputs/$i"; done
+exit $status

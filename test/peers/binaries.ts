@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PeerError } from './peer-error.ts';
 
-export const PEER_NAMES = ['etcd', 'kube-apiserver', 'helm', 'moto'] as const;
+export const PEER_NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'helm', 'moto', 'thanos', 'kwok'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/peers/build.sh', import.meta.url));
@@ -10,8 +10,11 @@ const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/peers/build.sh', impor
 const OUTPUT_KEY: Record<PeerName, string> = {
   etcd: 'etcd',
   'kube-apiserver': 'kube-apiserver',
+  'kube-controller-manager': 'kube-controller-manager',
   helm: 'helm',
   moto: 'moto_server',
+  thanos: 'thanos',
+  kwok: 'kwok',
 };
 const STDERR_TAIL_LINES = 30;
 
