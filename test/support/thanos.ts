@@ -56,7 +56,7 @@ export function templateHash(deployment: V1Deployment | undefined): string | und
   return deployment?.spec?.template?.metadata?.annotations?.[HASH_ANNOTATION];
 }
 
-/** The file_sd text the controller must write for these hosts on port 10901. */
+/** The file_sd text the controller must write for these hosts on port 10901 (absolute names). */
 export function expectedFileSd(hosts: readonly string[]): string {
-  return `- targets:\n${hosts.map((host) => `  - ${host}:10901\n`).sort().join('')}`;
+  return `- targets:\n${hosts.map((host) => `  - ${host}.:10901\n`).sort().join('')}`;
 }
