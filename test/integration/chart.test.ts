@@ -148,7 +148,7 @@ describe('helm template with valid values', () => {
         '--set', 'thanos.deploymentName=query',
         '--set', 'thanos.configMapName=stores',
         '--set', 'thanos.configMapKey=endpoints.yaml',
-        '--set', 'thanos.outputFormat=endpoint-config',
+        '--set', 'thanos.outputFormat=file_sd',
         '--set', 'thanos.restartMode=none',
         '--set', 'controller.pollIntervalSeconds=86400',
         '--set', 'controller.logLevel=debug',
@@ -167,7 +167,7 @@ describe('helm template with valid values', () => {
       THANOS_DEPLOYMENT_NAME: 'query',
       THANOS_CONFIGMAP_NAME: 'stores',
       CONFIGMAP_KEY: 'endpoints.yaml',
-      OUTPUT_FORMAT: 'endpoint-config',
+      OUTPUT_FORMAT: 'file_sd',
       RESTART_MODE: 'none',
       RECORD_SUFFIX: '-store',
       STORE_PORT: '10905',
@@ -199,7 +199,7 @@ describe('helm template with valid values', () => {
       storePort: 10901,
       listen: { host: undefined, port: 8080 },
       restartMode: 'annotation',
-      outputFormat: 'file_sd',
+      outputFormat: 'endpoint-config',
       alertRepeatMs: 900_000,
     });
   });
