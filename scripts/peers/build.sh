@@ -101,8 +101,19 @@ build_helm() {
   simple_go_build helm "$HELM_VERSION" "helm.sh/helm/$major" "helm.sh/helm/$major/cmd/helm"
 }
 
+# kwok acts only through Stages; its own "fast" ones (node Ready at once, pod Running and Ready at once, deletion
+# honoured) ship in its module, and kwok reads them from one multi-document file next to the binary.
 build_kwok() {
+  local stages="$cache/bin/kwok-$KWOK_VERSION-stages.yaml" dir f
   simple_go_build kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
+  if [[ ! -s "$stages" ]]; then
+    dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    for f in node/fast/node-initialize.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      printf -- '---\n' && cat "$dir/kustomize/stage/$f"
+    done >"$stages.tmp"
+    mv "$stages.tmp" "$stages"
+  fi
+  echo "kwok_stages=$stages"
 }
 
 build_thanos() {
