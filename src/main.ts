@@ -1,5 +1,6 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConsumerMonitor } from './controller/consumer-monitor.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
@@ -70,14 +71,19 @@ async function main(): Promise<number> {
     logger,
     metrics,
   });
-  const deployments = new SingleObjectInformer<V1Deployment>({
+  // Set once the elector exists (a standby stays quiet); the informer only calls it after its first list.
+  let consumers: ConsumerMonitor | undefined;
+  const deployments: SingleObjectInformer<V1Deployment> = new SingleObjectInformer<V1Deployment>({
     resource: 'deployment',
     namespace,
     name: config.deploymentName,
     path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
     list: (fieldSelector) => apps.listNamespacedDeployment({ namespace, fieldSelector }),
     watch,
-    onChange,
+    onChange: () => {
+      onChange();
+      void consumers?.check(deployments.get());
+    },
     logger,
     metrics,
   });
@@ -154,6 +160,19 @@ async function main(): Promise<number> {
         metrics,
       })
     : undefined;
+  consumers = new ConsumerMonitor({
+    expectation: {
+      configMapName: config.configMapName,
+      configMapKey: config.configMapKey,
+      format: config.outputFormat,
+      restartMode: config.restartMode,
+      pollIntervalMs: config.pollIntervalMs,
+    },
+    active: () => elector === undefined || elector.isLeader(),
+    events,
+    metrics,
+    logger,
+  });
   const server = await startHttpServer({
     ...config.listen,
     registry: metrics.registry,
@@ -186,6 +205,7 @@ async function main(): Promise<number> {
     return (await elector.holdUntilStopped()) === 'lost' ? 'leadership lost' : forever;
   };
   await informersStarted;
+  await consumers.check(deployments.get());
 
   const signal = await Promise.race([leadership(), signalled]);
   logger.info('shutting down', { signal });
