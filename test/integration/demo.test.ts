@@ -12,7 +12,8 @@ const RUN_TIMEOUT_MS = 240_000;
 const PROC_SAMPLE_MS = 200;
 const OUTPUT_TAIL_LINES = 60;
 const ZONE = 'internal.example.com';
-const store = (n: number): string => `cluster-${n}-grpc.${ZONE}:10901`;
+// As published: an absolute name (trailing dot) and the store port.
+const store = (n: number): string => `cluster-${n}-grpc.${ZONE}.:10901`;
 
 interface ProcessInfo {
   pid: number;
