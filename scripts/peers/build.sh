@@ -11,7 +11,8 @@ source "$here/versions.env"
 cache="${TSD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/thanos-store-discovery}"
 mkdir -p "$cache/bin" "$cache/src" "$cache/locks"
 log() { echo "[peers] $*" >&2; }
-ALL_PEERS=(etcd kube-apiserver kube-controller-manager helm moto thanos kwok)
+# Longest first, so a slot never waits behind a short one; the second kube command comes from the first's build.
+ALL_PEERS=(kube-apiserver thanos etcd kwok helm moto kube-controller-manager)
 
 # locked NAME CMD...: runs CMD holding the lock of NAME, so tests, the demo and other checkouts sharing the cache
 # never build the same thing twice at once, while different peers build side by side.
@@ -64,24 +65,28 @@ for r in json.load(sys.stdin).get("Replace") or []:
 
 # kube-apiserver and kube-controller-manager come from one wrapper of k8s.io/kubernetes, whose go.mod points its
 # staging modules at ./staging paths; each is published as v0.<minor>.<patch>, which the wrapper replaces them with.
+# One `go build` makes both: they share most packages, and two builds side by side would compile each twice.
 KUBE_COMMANDS=(kube-apiserver kube-controller-manager)
-kube_wrapper() {
-  local v=$KUBERNETES_VERSION staging replaces="" c pkgs=()
-  staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$(gomod_of "k8s.io/kubernetes@$v")")
-  for m in $staging; do replaces+="replace $m => $m v0.${v#v1.}"$'\n'; done
-  for c in "${KUBE_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  wrapper_module "$cache/src/kubernetes-$v" "k8s.io/kubernetes $v" "$replaces" "${pkgs[@]}"
-}
-
-build_kube_command() {
-  local name=$1 v=$KUBERNETES_VERSION minor
-  minor=${v#v1.}; minor=${minor%%.*}
-  if [[ ! -x "$cache/bin/$name-$v" ]]; then
-    locked "kubernetes-$v" kube_wrapper
-    go_build "$name" "$v" "$cache/src/kubernetes-$v" "k8s.io/kubernetes/cmd/$name" \
-      "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+build_kube_commands() {
+  local v=$KUBERNETES_VERSION minor staging replaces="" c pkgs=() missing=()
+  for c in "${KUBE_COMMANDS[@]}"; do [[ -x "$cache/bin/$c-$v" ]] || missing+=("$c"); done
+  if ((${#missing[@]} > 0)); then
+    staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$(gomod_of "k8s.io/kubernetes@$v")")
+    for m in $staging; do replaces+="replace $m => $m v0.${v#v1.}"$'\n'; done
+    for c in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    local dir="$cache/src/kubernetes-$v" out="$cache/src/kubernetes-$v/bin"
+    wrapper_module "$dir" "k8s.io/kubernetes $v" "$replaces" "${KUBE_COMMANDS[@]/#/k8s.io/kubernetes/cmd/}"
+    minor=${v#v1.}; minor=${minor%%.*}
+    log "building ${missing[*]} $v (first run only; minutes)"
+    local started=$SECONDS
+    rm -rf "$out" && mkdir -p "$out"
+    (cd "$dir" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -o "$out/" \
+      -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+      "${pkgs[@]}")
+    for c in "${missing[@]}"; do mv "$out/$c" "$cache/bin/$c-$v"; done
+    log "built ${missing[*]} in $((SECONDS - started))s"
   fi
-  echo "$name=$cache/bin/$name-$v"
+  for c in "${KUBE_COMMANDS[@]}"; do echo "$c=$cache/bin/$c-$v"; done
 }
 
 # simple_go_build NAME VERSION MODULE PACKAGE [ldflags]: a peer whose go.mod has no replace directives we need.
@@ -141,7 +146,7 @@ build_moto() {
 
 build_one() {
   case $1 in
-    kube-apiserver | kube-controller-manager) locked "$1" build_kube_command "$1" ;;
+    kube-apiserver | kube-controller-manager) locked "kubernetes-$KUBERNETES_VERSION" build_kube_commands | grep "^$1=" ;;
     etcd) locked etcd build_etcd ;;
     helm) locked helm build_helm ;;
     moto) locked moto build_moto ;;

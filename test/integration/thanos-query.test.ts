@@ -118,6 +118,8 @@ describe('Thanos Query as the consumer', () => {
     const { kubeConfig, namespace, zone, pods, context, showsExactly } = await setUp(`thanos-${format}-${restart}`, format, restart);
     try {
       await waitFor(() => showsExactly([A, B]), 'Thanos to list a and b, healthy, once each', 60_000, context);
+      // Connected through the absolute names as published (`host.:port`), not a relative form of them.
+      expect(await pods.healthyStores()).toEqual([`${A}.:${STORE_PORT}`, `${B}.:${STORE_PORT}`]);
       const samples: Samples = { route53ToConfigMapMs: [], route53ToThanosMs: [], readyToStoresMs: [] };
       const follow = async (change: () => Promise<unknown>, expected: readonly string[], what: string) => {
         const text = (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY];
