@@ -105,6 +105,11 @@ function printedTargets(output: string): string[][] {
   return [...blocks].map((match) => [...(match[1] ?? '').matchAll(/^ +- (\S+:\d+)$/gm)].map((target) => target[1] ?? ''));
 }
 
+function printedThanosStores(output: string): string[][] {
+  const blocks = output.matchAll(/Thanos Query \(GET \/api\/v1\/stores\) lists \d+ stores, all healthy .*\n((?: {4}\S.*\n)+)/g);
+  return [...blocks].map((match) => (match[1] ?? '').trim().split('\n').map((line) => line.trim()));
+}
+
 function printedHashes(output: string): string[] {
   return [...output.matchAll(/thanos-store-discovery\/endpoints-hash: (\S+)/g)].map((match) => match[1] ?? '');
 }
@@ -165,6 +170,12 @@ describe('npm run demo', () => {
     const output = run.output();
 
     expect(printedTargets(output)).toEqual([
+      [store(1), store(2), store(3)],
+      [store(1), store(2), store(3), store(4)],
+      [store(1), store(3), store(4)],
+    ]);
+    // The real Thanos Query (a new pod per rollout) listed each published set, healthy.
+    expect(printedThanosStores(output)).toEqual([
       [store(1), store(2), store(3)],
       [store(1), store(2), store(3), store(4)],
       [store(1), store(3), store(4)],
