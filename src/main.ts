@@ -169,7 +169,7 @@ async function main(): Promise<number> {
       pollIntervalMs: config.pollIntervalMs,
     },
     active: () => elector === undefined || elector.isLeader(),
-    events,
+    events: config.dryRun ? undefined : events,
     metrics,
     logger,
   });

@@ -14,7 +14,8 @@ export class ConsumerMonitor {
     expectation: ConsumerExpectation;
     /** False on a standby replica: only the leader speaks, so each problem gives one Event. */
     active: () => boolean;
-    events: EventRecorder;
+    /** Undefined under DRY_RUN, which writes nothing to the API server: the problems are then only logged. */
+    events: EventRecorder | undefined;
     metrics: Metrics;
     logger: Logger;
   };
@@ -38,7 +39,7 @@ export class ConsumerMonitor {
     if (resolved.length > 0) logger.info('the Thanos Deployment no longer has these problems', { reasons: resolved });
     for (const problem of fresh) {
       logger.warn('the Thanos Deployment cannot consume the published file', { reason: problem.reason, problem: problem.message });
-      await events.record(toEvent(deployment!, problem));
+      await events?.record(toEvent(deployment!, problem));
     }
   }
 }

@@ -23,13 +23,13 @@ function deployment(args: string[]): V1Deployment {
 const GOOD = deployment(['--endpoint.sd-config-file=/sd/servicediscovery.yml']);
 const WRONG_FLAG = deployment(['--store.sd-files=/sd/servicediscovery.yml']);
 
-function setUp(active = () => true) {
+function setUp(active = () => true, dryRun = false) {
   const recorded: RecordedEvent[] = [];
   const metrics = createMetrics();
   const monitor = new ConsumerMonitor({
     expectation: { configMapName: 'stores', configMapKey: 'servicediscovery.yml', format: 'endpoint-config', restartMode: 'annotation', pollIntervalMs: 60_000 },
     active,
-    events: { record: async (event) => void recorded.push(event) },
+    events: dryRun ? undefined : { record: async (event) => void recorded.push(event) },
     metrics,
     logger: createSilentLogger(),
   });
@@ -61,6 +61,13 @@ describe('ConsumerMonitor', () => {
     expect(await gauge('flag-for-other-format')).toBe(0);
     await monitor.check(WRONG_FLAG);
     expect(recorded).toHaveLength(2);
+  });
+
+  it('under DRY_RUN records no Event but still exports the reason', async () => {
+    const { recorded, monitor, gauge } = setUp(() => true, true);
+    await monitor.check(WRONG_FLAG);
+    expect(recorded).toEqual([]);
+    expect(await gauge('flag-for-other-format')).toBe(1);
   });
 
   it('says nothing while a standby', async () => {
