@@ -31,6 +31,7 @@ import { waitFor } from '../test/support/wait.ts';
 import { followLines, type LogFollower } from './demo/log-follower.ts';
 import { banner, block, controllerLog, failure, say } from './demo/terminal.ts';
 import { describeThanosState, readThanosState, settled, type ThanosState } from './demo/thanos-state.ts';
+import { startThanosView, thanosViewUnavailable, type ThanosView } from './demo/thanos-view.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONTROLLER_MAIN = join(ROOT, 'dist', 'main.js');
@@ -66,6 +67,7 @@ interface Running {
   route53?: Route53Fixture;
   controller?: PeerProcess;
   follower?: LogFollower;
+  thanos?: ThanosView;
   dir?: string;
 }
 const running: Running = {};
@@ -211,6 +213,27 @@ async function showPublished(kubeConfig: KubeConfig, hosts: readonly string[], w
   block(describeThanosState(state!, NAMESPACE));
 }
 
+/** Starts the real Thanos Query view once the ConfigMap exists; the demo goes on without it where it cannot run. */
+async function startThanos(kubeConfig: KubeConfig): Promise<void> {
+  const unavailable = thanosViewUnavailable();
+  if (unavailable !== undefined) {
+    narrate(`no real Thanos Query in this run: ${unavailable}`);
+    return;
+  }
+  const hosts = [...SEEDED.slice(0, 3).map((s) => s.record.name), ADDED.name];
+  narrate(`starting ${hosts.length} real \`thanos store\` servers (one per cluster name, on loopback) and Thanos Query reading the ConfigMap through a kubelet-style volume; each rollout starts a new Thanos pod`);
+  running.thanos = await startThanosView({ kubeConfig, namespace: NAMESPACE, hosts });
+}
+
+/** What the real Thanos Query lists once it caught up with the published `hosts`. */
+async function showThanos(hosts: readonly string[]): Promise<void> {
+  if (running.thanos === undefined) return;
+  const started = Date.now();
+  const listed = await running.thanos.waitForStores(hosts, PUBLISH_TIMEOUT_MS);
+  narrate(`Thanos Query (GET /api/v1/stores) lists ${listed.length} stores, all healthy (${seconds(started)} after the ConfigMap):`);
+  block(listed.join('\n'));
+}
+
 function printHints(port: number, kubeconfigPath: string, motoEndpoint: string, zoneId: string): void {
   const base = `http://127.0.0.1:${port}`;
   const missing = (command: string): string => (onPath(command) ? '' : `   (${command} is not installed here)`);
@@ -270,6 +293,8 @@ async function main(exitAfterSeconds: number | undefined): Promise<void> {
   takeOverSignals();
   const stores = SEEDED.slice(0, 3).map((s) => s.record.name);
   await showPublished(kubeConfig, stores, 'the three seeded stores');
+  await startThanos(kubeConfig);
+  await showThanos(stores);
 
   printHints(port, controlPlane.kubeconfigPath, moto.endpoint, zoneId);
   narrate(`in ${ADD_AFTER_MS / 1000} s the demo adds ${ADDED.name} to Route53`);
@@ -280,13 +305,16 @@ async function main(exitAfterSeconds: number | undefined): Promise<void> {
   narrate(`UPSERT ${recordColumns(ADDED).join(' ')}; the controller sees it at its next poll (every ${POLL_SECONDS} s)`);
   const afterAdd = [...stores, ADDED.name];
   await showPublished(kubeConfig, afterAdd, `the added ${ADDED.name}`);
+  await showThanos(afterAdd);
 
   narrate(`in ${REMOVE_AFTER_MS / 1000} s the demo deletes ${REMOVED.name}`);
   await sleep(REMOVE_AFTER_MS, undefined, { signal: stopRequested.signal });
   chapter('Step 3 of 3: a cluster goes away');
   await route53.deleteRecords(zoneId, [REMOVED]);
   narrate(`DELETE ${recordColumns(REMOVED).join(' ')}`);
-  await showPublished(kubeConfig, afterAdd.filter((name) => name !== REMOVED.name), `the list without ${REMOVED.name}`);
+  const afterRemove = afterAdd.filter((name) => name !== REMOVED.name);
+  await showPublished(kubeConfig, afterRemove, `the list without ${REMOVED.name}`);
+  await showThanos(afterRemove);
 
   chapter('Scripted steps done');
   narrate(`the controller keeps polling every ${POLL_SECONDS} s: change records with the aws commands above and watch its log`);
@@ -328,6 +356,7 @@ async function stopAll(reason: string): Promise<boolean> {
       clean = false;
     }
   }
+  await running.thanos?.stop();
   route53?.destroy();
   const dirs = [controlPlane?.dir, moto && dirname(moto.logPath), dir].filter((d): d is string => d !== undefined);
   const peers = [...(controlPlane ? ['kube-apiserver', 'etcd'] : []), ...(moto ? ['moto'] : [])];

@@ -1,5 +1,6 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
+import { ConsumerMonitor } from './controller/consumer-monitor.ts';
 import { parseEndpointsFile } from './controller/endpoints.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
@@ -76,14 +77,18 @@ async function main(): Promise<number> {
     logger,
     metrics,
   });
-  const deployments = new SingleObjectInformer<V1Deployment>({
+  const deployments: SingleObjectInformer<V1Deployment> = new SingleObjectInformer<V1Deployment>({
     resource: 'deployment',
     namespace,
     name: config.deploymentName,
     path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
     list: (fieldSelector) => apps.listNamespacedDeployment({ namespace, fieldSelector }),
     watch,
-    onChange,
+    onChange: () => {
+      onChange();
+      // Declared below, with the elector it asks; the informer calls this only after its first list.
+      void consumers.check(deployments.get());
+    },
     logger,
     metrics,
   });
@@ -103,6 +108,20 @@ async function main(): Promise<number> {
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);
   const events = createEventRecorder({ core, namespace, logger });
+  const consumers = new ConsumerMonitor({
+    expectation: {
+      configMapName: config.configMapName,
+      configMapKey: config.configMapKey,
+      format: config.outputFormat,
+      restartMode: config.restartMode,
+      pollIntervalMs: config.pollIntervalMs,
+    },
+    // A standby stays quiet: one replica reports.
+    active: () => elector === undefined || elector.isLeader(),
+    events: config.dryRun ? undefined : events,
+    metrics,
+    logger,
+  });
   const reconciler = new Reconciler({
     config,
     desired,
@@ -188,6 +207,7 @@ async function main(): Promise<number> {
   });
   logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
   await informersStarted;
+  await consumers.check(deployments.get());
 
   const ending = await lifecycle.run(signalled);
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.

@@ -114,6 +114,12 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['resource', 'event'] as const,
       registers,
     }),
+    consumerMisconfigured: new Gauge({
+      name: `${PREFIX}consumer_misconfigured`,
+      help: '1 per reason the Thanos Deployment cannot consume the published file (mount, flags, refresh interval).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     /** The standard `process_*` and `nodejs_*` metrics, unprefixed, so stock Node.js dashboards and alerts work. */
     collectDefaults(): void {
       collectDefaultMetrics({ register: registry });

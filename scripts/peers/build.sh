@@ -1,67 +1,145 @@
 #!/usr/bin/env bash
-# Builds the real peers (kube-apiserver, etcd, helm, prometheus, promtool) from the Go module proxy, the Route53
-# emulator (moto) from PyPI and fetches the prometheus-operator CRDs into a cache outside the repo, keyed by version,
-# so only the first run pays for the build.
-# Prints `name=path` lines for every peer it made sure of.
-# Usage: build.sh [kube-apiserver|etcd|helm|moto|prometheus|promtool|prometheus-operator-crds ...]
+# Builds the real peers (kube-apiserver, kube-controller-manager, etcd, helm, thanos, kwok, prometheus, promtool)
+# from the Go module proxy, the Route53 emulator (moto) from PyPI, and fetches the prometheus-operator CRDs, into a
+# cache outside the repo, keyed by version, so only the first run pays for the build. Prints `name=path` lines for
+# every peer it made sure of.
+# Usage: build.sh [peer ...] (default: all). TSD_BUILD_JOBS (default 2) peers are built at once.
+# To add a peer: one build_<peer> function and one case entry in build_one.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 cache="${TSD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/thanos-store-discovery}"
-mkdir -p "$cache/bin" "$cache/src"
+mkdir -p "$cache/bin" "$cache/src" "$cache/locks"
 log() { echo "[peers] $*" >&2; }
+# Longest first, so a slot never waits behind a short one; the second kube command comes from the first's build.
+ALL_PEERS=(kube-apiserver thanos promtool prometheus etcd kwok helm moto prometheus-operator-crds kube-controller-manager)
 
-# One build at a time per cache: tests and the demo may ask at once.
-exec 9>"$cache/build.lock"
-flock 9
+# locked NAME CMD...: runs CMD holding the lock of NAME, so tests, the demo and other checkouts sharing the cache
+# never build the same thing twice at once, while different peers build side by side.
+locked() {
+  local name=$1 fd
+  shift
+  exec {fd}>"$cache/locks/$name.lock"
+  flock "$fd"
+  "$@"
+  exec {fd}>&-
+}
 
-# go_build NAME VERSION MODULE_REQUIRE PACKAGE [extra go.mod lines] [ldflags] [build tags]
-go_build() {
-  local name=$1 version=$2 require=$3 pkg=$4 extra=$5 ldflags=${6:-} tags=${7:-}
-  local out="$cache/bin/$name-$version"
-  if [[ -x "$out" ]]; then echo "$name=$out"; return; fi
-  command -v go >/dev/null || { log "go is required to build $name"; exit 1; }
-  local dir="$cache/src/$name-$version"
+# wrapper_module DIR REQUIRE [extra go.mod lines] [package ...]: a module that requires the peer's module. A
+# dependency's replace directives are ignored, so the wrapper carries the ones the peer's own go.mod has. Listing the
+# packages once fills go.sum, after which several binaries can be built from it at once without writing to it.
+wrapper_module() {
+  local dir=$1 require=$2 extra=$3
+  shift 3
+  [[ -f "$dir/ready" ]] && return
+  command -v go >/dev/null || { log "go is required to build $require"; exit 1; }
   rm -rf "$dir" && mkdir -p "$dir"
-  # A wrapper module: a dependency's replace directives are ignored, ours point its staging modules at releases.
-  printf 'module tsd.local/%s\n\ngo 1.26.0\n\nrequire %s\n%s\n' "$name" "$require" "$extra" >"$dir/go.mod"
-  log "building $name $version (first run only; a few minutes)"
+  printf 'module tsd.local/%s\n\ngo 1.26.0\n\nrequire %s\n%s\n' "$(basename "$dir")" "$require" "$extra" >"$dir/go.mod"
+  (cd "$dir" && go list -mod=mod -deps "$@" >/dev/null)
+  touch "$dir/ready"
+}
+
+# go_build NAME VERSION WRAPPER_DIR PACKAGE [ldflags] [build tags]: builds PACKAGE of a prepared wrapper module.
+go_build() {
+  local name=$1 version=$2 dir=$3 pkg=$4 ldflags=${5:-} tags=${6:-}
+  local out="$cache/bin/$name-$version"
+  [[ -x "$out" ]] && return
+  log "building $name $version (first run only; minutes)"
   local started=$SECONDS
-  (cd "$dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+  (cd "$dir" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
   mv "$out.tmp" "$out"
   log "built $name in $((SECONDS - started))s -> $out"
-  echo "$name=$out"
 }
 
 gomod_of() { go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])'; }
 
-build_kube_apiserver() {
-  local v=$KUBERNETES_VERSION minor staging replaces=""
-  [[ -x "$cache/bin/kube-apiserver-$v" ]] || {
-    # The staging modules are the ones k8s.io/kubernetes replaces with ./staging paths; each is published as v0.<minor>.<patch>.
-    staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$(gomod_of "k8s.io/kubernetes@$v")")
-    for m in $staging; do replaces+="replace $m => $m v0.${v#v1.}"$'\n'; done
-  }
-  minor=${v#v1.}; minor=${minor%%.*}
-  go_build kube-apiserver "$v" "k8s.io/kubernetes $v" k8s.io/kubernetes/cmd/kube-apiserver "$replaces" \
-    "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+# The module-to-module replace directives of a published go.mod, as go.mod lines (local-path ones are left out).
+module_replaces_of() {
+  go mod edit -json "$(gomod_of "$1")" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    if r["New"].get("Version"):
+        old = r["Old"]["Path"] + (" " + r["Old"]["Version"] if r["Old"].get("Version") else "")
+        print("replace %s => %s %s" % (old, r["New"]["Path"], r["New"]["Version"]))'
 }
 
-build_etcd() { go_build etcd "$ETCD_VERSION" "go.etcd.io/etcd/server/v3 $ETCD_VERSION" go.etcd.io/etcd/server/v3 ""; }
+# kube-apiserver and kube-controller-manager come from one wrapper of k8s.io/kubernetes, whose go.mod points its
+# staging modules at ./staging paths; each is published as v0.<minor>.<patch>, which the wrapper replaces them with.
+# One `go build` makes both: they share most packages, and two builds side by side would compile each twice.
+KUBE_COMMANDS=(kube-apiserver kube-controller-manager)
+build_kube_commands() {
+  local v=$KUBERNETES_VERSION minor staging replaces="" c pkgs=() missing=()
+  for c in "${KUBE_COMMANDS[@]}"; do [[ -x "$cache/bin/$c-$v" ]] || missing+=("$c"); done
+  if ((${#missing[@]} > 0)); then
+    staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$(gomod_of "k8s.io/kubernetes@$v")")
+    for m in $staging; do replaces+="replace $m => $m v0.${v#v1.}"$'\n'; done
+    for c in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    local dir="$cache/src/kubernetes-$v" out="$cache/src/kubernetes-$v/bin"
+    wrapper_module "$dir" "k8s.io/kubernetes $v" "$replaces" "${KUBE_COMMANDS[@]/#/k8s.io/kubernetes/cmd/}"
+    minor=${v#v1.}; minor=${minor%%.*}
+    log "building ${missing[*]} $v (first run only; minutes)"
+    local started=$SECONDS
+    rm -rf "$out" && mkdir -p "$out"
+    (cd "$dir" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -o "$out/" \
+      -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+      "${pkgs[@]}")
+    for c in "${missing[@]}"; do mv "$out/$c" "$cache/bin/$c-$v"; done
+    log "built ${missing[*]} in $((SECONDS - started))s"
+  fi
+  for c in "${KUBE_COMMANDS[@]}"; do echo "$c=$cache/bin/$c-$v"; done
+}
+
+# simple_go_build NAME VERSION MODULE PACKAGE [ldflags] [tags]: a peer whose go.mod has no replace directives we need.
+simple_go_build() {
+  local name=$1 version=$2 module=$3 pkg=$4 ldflags=${5:-} tags=${6:-}
+  if [[ ! -x "$cache/bin/$name-$version" ]]; then
+    wrapper_module "$cache/src/$name-$version" "$module $version" "" "$pkg"
+    go_build "$name" "$version" "$cache/src/$name-$version" "$pkg" "$ldflags" "$tags"
+  fi
+  echo "$name=$cache/bin/$name-$version"
+}
+
+build_etcd() { simple_go_build etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3; }
 
 build_helm() {
   local major=${HELM_VERSION%%.*}
-  go_build helm "$HELM_VERSION" "helm.sh/helm/$major $HELM_VERSION" "helm.sh/helm/$major/cmd/helm" ""
+  simple_go_build helm "$HELM_VERSION" "helm.sh/helm/$major" "helm.sh/helm/$major/cmd/helm"
+}
+
+# kwok acts only through Stages; its own "fast" ones (node Ready at once, pod Running and Ready at once, deletion
+# honoured) ship in its module, and kwok reads them from one multi-document file next to the binary.
+build_kwok() {
+  local stages="$cache/bin/kwok-$KWOK_VERSION-stages.yaml" dir f
+  simple_go_build kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok
+  if [[ ! -s "$stages" ]]; then
+    dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    for f in node/fast/node-initialize.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      printf -- '---\n' && cat "$dir/kustomize/stage/$f"
+    done >"$stages.tmp"
+    mv "$stages.tmp" "$stages"
+  fi
+  echo "kwok_stages=$stages"
+}
+
+build_thanos() {
+  local v=$THANOS_VERSION
+  local dir="$cache/src/thanos-$v"
+  if [[ ! -x "$cache/bin/thanos-$v" ]]; then
+    wrapper_module "$dir" "github.com/thanos-io/thanos $v" \
+      "$(module_replaces_of "github.com/thanos-io/thanos@$v")" github.com/thanos-io/thanos/cmd/thanos
+    go_build thanos "$v" "$dir" github.com/thanos-io/thanos/cmd/thanos \
+      "-X github.com/prometheus/common/version.Version=${v#v} -X github.com/prometheus/common/version.Branch=release"
+  fi
+  echo "thanos=$cache/bin/thanos-$v"
 }
 
 # Prometheus v3 releases are published as module versions v0.3MM.P (release 3.MM.P); its go.mod has no replaces.
 # remove_all_sd leaves out the service-discovery plugins: the tests scrape static targets, and the build halves.
 build_prometheus_cmd() {
-  local name=$1 v=$PROMETHEUS_VERSION release
-  release="3.${v#v0.3}"
-  go_build "$name" "$v" "github.com/prometheus/prometheus $v" "github.com/prometheus/prometheus/cmd/$name" "" \
-    "-X github.com/prometheus/common/version.Version=$release" remove_all_sd
+  local name=$1 v=$PROMETHEUS_VERSION
+  simple_go_build "$name" "$v" github.com/prometheus/prometheus "github.com/prometheus/prometheus/cmd/$name" \
+    "-X github.com/prometheus/common/version.Version=3.${v#v0.3}" remove_all_sd
 }
 
 # The monitoring.coreos.com CRDs (PrometheusRule, ServiceMonitor, ...) as the operator's module ships them.
@@ -89,17 +167,40 @@ build_moto() {
   echo "moto_server=$venv/bin/moto_server"
 }
 
-peers=("$@")
-[[ ${#peers[@]} -gt 0 ]] || peers=(etcd kube-apiserver helm moto)
-for p in "${peers[@]}"; do
-  case $p in
-    kube-apiserver) build_kube_apiserver ;;
-    etcd) build_etcd ;;
-    helm) build_helm ;;
-    moto) build_moto ;;
-    prometheus) build_prometheus_cmd prometheus ;;
-    promtool) build_prometheus_cmd promtool ;;
-    prometheus-operator-crds) fetch_prometheus_operator_crds ;;
-    *) log "unknown peer: $p"; exit 2 ;;
+build_one() {
+  case $1 in
+    kube-apiserver | kube-controller-manager) locked "kubernetes-$KUBERNETES_VERSION" build_kube_commands | grep "^$1=" ;;
+    etcd) locked etcd build_etcd ;;
+    helm) locked helm build_helm ;;
+    moto) locked moto build_moto ;;
+    thanos) locked thanos build_thanos ;;
+    kwok) locked kwok build_kwok ;;
+    prometheus | promtool) locked "$1" build_prometheus_cmd "$1" ;;
+    prometheus-operator-crds) locked prometheus-operator-crds fetch_prometheus_operator_crds ;;
+    *) log "unknown peer: $1"; return 2 ;;
   esac
+}
+
+peers=("$@")
+[[ ${#peers[@]} -gt 0 ]] || peers=("${ALL_PEERS[@]}")
+for p in "${peers[@]}"; do
+  [[ " ${ALL_PEERS[*]} " == *" $p "* ]] || { log "unknown peer: $p"; exit 2; }
 done
+
+# Independent peers build side by side (downloads and pip overlap with compiles); each one's output is kept apart
+# and printed in the order asked, and the first failure fails the whole run.
+outputs=$(mktemp -d)
+trap 'rm -rf "$outputs"' EXIT
+jobs_max=${TSD_BUILD_JOBS:-2}
+pids=()
+for i in "${!peers[@]}"; do
+  while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+  build_one "${peers[$i]}" >"$outputs/$i" &
+  pids+=($!)
+done
+status=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { log "building ${peers[$i]} failed"; status=1; }
+done
+for i in "${!peers[@]}"; do cat "$outputs/$i"; done
+exit $status

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { OutputFormat } from '../config.ts';
 
@@ -31,12 +32,23 @@ function sortedUnique(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
 }
 
-/** The older tool's exact file_sd text, or the `endpoints:` file of Thanos' `--endpoint.sd-config-file`. */
+/**
+ * The older tool's file_sd text, or the `endpoints:` file of Thanos' `--endpoint.sd-config-file`. Names are written
+ * absolute (`host.:port`), as the older tool wrote them: in a pod with the default `ndots:5` a relative name is
+ * first tried against every search domain, several failed DNS queries per endpoint on each resolution.
+ */
 export function renderEndpointsFile(endpoints: readonly Endpoint[], format: OutputFormat): string {
+  const addresses = endpoints.map(absolute);
   if (format === 'endpoint-config') {
-    return `endpoints:\n${endpoints.map((endpoint) => `  - address: ${endpoint}\n`).join('')}`;
+    return `endpoints:\n${addresses.map((address) => `  - address: ${address}\n`).join('')}`;
   }
-  return `- targets:\n${endpoints.map((endpoint) => `  - ${endpoint}\n`).join('')}`;
+  return `- targets:\n${addresses.map((address) => `  - ${address}\n`).join('')}`;
+}
+
+function absolute(endpoint: Endpoint): string {
+  const separator = endpoint.lastIndexOf(':');
+  const host = endpoint.slice(0, separator);
+  return isIP(host) === 0 ? `${host}.${endpoint.slice(separator)}` : endpoint;
 }
 
 /** Short, stable digest of the set (not the text), so a format change alone never restarts Thanos. */

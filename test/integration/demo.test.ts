@@ -12,7 +12,8 @@ const RUN_TIMEOUT_MS = 240_000;
 const PROC_SAMPLE_MS = 200;
 const OUTPUT_TAIL_LINES = 60;
 const ZONE = 'internal.example.com';
-const store = (n: number): string => `cluster-${n}-grpc.${ZONE}:10901`;
+// As published: an absolute name (trailing dot) and the store port.
+const store = (n: number): string => `cluster-${n}-grpc.${ZONE}.:10901`;
 
 interface ProcessInfo {
   pid: number;
@@ -104,6 +105,11 @@ function printedTargets(output: string): string[][] {
   return [...blocks].map((match) => [...(match[1] ?? '').matchAll(/^ +- (\S+:\d+)$/gm)].map((target) => target[1] ?? ''));
 }
 
+function printedThanosStores(output: string): string[][] {
+  const blocks = output.matchAll(/Thanos Query \(GET \/api\/v1\/stores\) lists \d+ stores, all healthy .*\n((?: {4}\S.*\n)+)/g);
+  return [...blocks].map((match) => (match[1] ?? '').trim().split('\n').map((line) => line.trim()));
+}
+
 function printedHashes(output: string): string[] {
   return [...output.matchAll(/thanos-store-discovery\/endpoints-hash: (\S+)/g)].map((match) => match[1] ?? '');
 }
@@ -164,6 +170,12 @@ describe('npm run demo', () => {
     const output = run.output();
 
     expect(printedTargets(output)).toEqual([
+      [store(1), store(2), store(3)],
+      [store(1), store(2), store(3), store(4)],
+      [store(1), store(3), store(4)],
+    ]);
+    // The real Thanos Query (a new pod per rollout) listed each published set, healthy.
+    expect(printedThanosStores(output)).toEqual([
       [store(1), store(2), store(3)],
       [store(1), store(2), store(3), store(4)],
       [store(1), store(3), store(4)],

@@ -39,7 +39,7 @@ describe('RESTART_MODE, OUTPUT_FORMAT and DRY_RUN', () => {
     await waitFor(rolled, 'the annotation', 30_000, logTail(running));
 
     const text = (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY];
-    expect(text).toBe(`endpoints:\n  - address: ${a}:10901\n  - address: ${b}:10901\n`);
+    expect(text).toBe(`endpoints:\n  - address: ${a}.:10901\n  - address: ${b}.:10901\n`);
     const deployment = await readDeployment(kubeConfig, namespace);
     expect(templateHash(deployment)).toBe(expectedHash([a, b]));
     expect(deployment?.metadata?.generation).toBe(2);

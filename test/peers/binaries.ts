@@ -2,7 +2,18 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PeerError } from './peer-error.ts';
 
-export const PEER_NAMES = ['etcd', 'kube-apiserver', 'helm', 'moto', 'promtool', 'prometheus', 'prometheus-operator-crds'] as const;
+export const PEER_NAMES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'helm',
+  'moto',
+  'thanos',
+  'kwok',
+  'promtool',
+  'prometheus',
+  'prometheus-operator-crds',
+] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/peers/build.sh', import.meta.url));
@@ -10,8 +21,11 @@ const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/peers/build.sh', impor
 const OUTPUT_KEY: Record<PeerName, string> = {
   etcd: 'etcd',
   'kube-apiserver': 'kube-apiserver',
+  'kube-controller-manager': 'kube-controller-manager',
   helm: 'helm',
   moto: 'moto_server',
+  thanos: 'thanos',
+  kwok: 'kwok',
   promtool: 'promtool',
   prometheus: 'prometheus',
   'prometheus-operator-crds': 'prometheus-operator-crds',

@@ -5,8 +5,16 @@ export const THANOS_CONFIGMAP = 'thanos-store-sd';
 export const SD_KEY = 'servicediscovery.yml';
 export const HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
 
-/** A Thanos Query Deployment as a chart would make it (no controller-manager runs, so it never gets pods). */
-export async function createThanosDeployment(kubeConfig: KubeConfig, namespace: string, name = THANOS_DEPLOYMENT): Promise<V1Deployment> {
+/**
+ * A Thanos Query Deployment as a chart would make it. Without a controller-manager it never gets pods; `nodeName`
+ * binds its pods to a node (no scheduler runs in the tests), for the rollout tests where kwok plays that node.
+ */
+export async function createThanosDeployment(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name = THANOS_DEPLOYMENT,
+  options: { nodeName?: string } = {},
+): Promise<V1Deployment> {
   const labels = { 'app.kubernetes.io/name': 'thanos-query' };
   return kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
     namespace,
@@ -19,6 +27,7 @@ export async function createThanosDeployment(kubeConfig: KubeConfig, namespace: 
         template: {
           metadata: { labels },
           spec: {
+            ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName }),
             containers: [
               {
                 name: 'query',
@@ -56,7 +65,7 @@ export function templateHash(deployment: V1Deployment | undefined): string | und
   return deployment?.spec?.template?.metadata?.annotations?.[HASH_ANNOTATION];
 }
 
-/** The file_sd text the controller must write for these hosts on port 10901. */
+/** The file_sd text the controller must write for these hosts on port 10901 (absolute names). */
 export function expectedFileSd(hosts: readonly string[]): string {
-  return `- targets:\n${hosts.map((host) => `  - ${host}:10901\n`).sort().join('')}`;
+  return `- targets:\n${hosts.map((host) => `  - ${host}.:10901\n`).sort().join('')}`;
 }

@@ -33,16 +33,29 @@ describe('normaliseEndpoint', () => {
 });
 
 describe('renderEndpointsFile', () => {
-  it('renders the older tool file_sd text exactly', () => {
+  it('renders the file_sd text with absolute names, as the older tool did', () => {
     expect(renderEndpointsFile(['cluster-a-grpc.internal.example.com:10901', 'cluster-b-grpc.internal.example.com:10901'], 'file_sd')).toBe(
-      '- targets:\n  - cluster-a-grpc.internal.example.com:10901\n  - cluster-b-grpc.internal.example.com:10901\n',
+      '- targets:\n  - cluster-a-grpc.internal.example.com.:10901\n  - cluster-b-grpc.internal.example.com.:10901\n',
     );
   });
 
-  it('renders the endpoint-config document of --endpoint.sd-config-file', () => {
+  it('renders the endpoint-config document of --endpoint.sd-config-file with absolute names', () => {
     expect(renderEndpointsFile(['a-grpc.x:10901', 'b-grpc.x:10901'], 'endpoint-config')).toBe(
-      'endpoints:\n  - address: a-grpc.x:10901\n  - address: b-grpc.x:10901\n',
+      'endpoints:\n  - address: a-grpc.x.:10901\n  - address: b-grpc.x.:10901\n',
     );
+  });
+
+  it.each([
+    ['10.0.0.1:10901', '10.0.0.1:10901'],
+    ['localhost:10901', 'localhost.:10901'],
+  ])('an IP address stays as it is, a name becomes absolute: %s', (endpoint, address) => {
+    expect(renderEndpointsFile([endpoint], 'endpoint-config')).toBe(`endpoints:\n  - address: ${address}\n`);
+  });
+
+  it.each(['file_sd', 'endpoint-config'] as const)('%s with or without the dots is the same set (adoption writes nothing)', (format) => {
+    const relative = `${format === 'file_sd' ? '- targets:\n  - a-grpc.x:10901\n' : 'endpoints:\n  - address: a-grpc.x:10901\n'}`;
+    const rendered = parseEndpointsFile(renderEndpointsFile(['a-grpc.x:10901'], format));
+    expect(rendered).toEqual(parseEndpointsFile(relative));
   });
 
   it.each(['file_sd', 'endpoint-config'] as const)('%s round-trips through the parser', (format) => {
