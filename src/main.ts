@@ -17,6 +17,7 @@ import { createMattermostNotifier, type Notifier } from './sinks/mattermost-noti
 import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
 import { createRoute53Reader } from './sources/route53-reader.ts';
+import { throttleRoute53 } from './sources/route53-throttle.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
 // One object per call, on the cluster's own network: anything slower is a hung connection.
@@ -96,7 +97,7 @@ async function main(): Promise<number> {
     logger,
   });
   const reader = createRoute53Reader({
-    client: createRoute53Client(),
+    client: throttleRoute53(createRoute53Client(), config.route53MaxRps),
     zones: config.zones,
     suffix: config.recordSuffix,
     metrics,
