@@ -1,12 +1,13 @@
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { SingleObjectInformer } from './controller/informer.ts';
+import { DEFAULT_INFORMER_TIMING, SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { Heartbeat, allOf, type CheckResult } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig, makeApiClient } from './kube-config.ts';
+import { createWatch } from './kube/watch.ts';
 import { createLogger, describeError } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { EXIT, runOnce } from './run-once.ts';
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
   const kubeConfig = loadKubeConfig(config.developerMode);
   const core = makeApiClient(kubeConfig, CoreV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
   const apps = makeApiClient(kubeConfig, AppsV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
-  const watch = new Watch(kubeConfig);
+  const watch = createWatch(kubeConfig, 2 * DEFAULT_INFORMER_TIMING.inactivityMs);
   const { namespace } = config;
 
   const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     onChange,
     logger,
     metrics,
+    timing: { maxStalenessMs: config.informerMaxStalenessMs },
   });
   const deployments = new SingleObjectInformer<V1Deployment>({
     resource: 'deployment',
@@ -81,6 +83,7 @@ async function main(): Promise<number> {
     onChange,
     logger,
     metrics,
+    timing: { maxStalenessMs: config.informerMaxStalenessMs },
   });
 
   const desired = new DesiredHosts();
@@ -161,7 +164,8 @@ async function main(): Promise<number> {
     // A standby never polls, so the poll heartbeat says nothing about it.
     healthz: () => (elector && !elector.isLeader() ? { ok: true } : heartbeat.check()),
     readyz: allOf([
-      (): CheckResult => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' }),
+      () => configMaps.check(),
+      () => deployments.check(),
       // A standby never polls; it is ready to take over once its caches are warm.
       (): CheckResult =>
         desired.get() || (elector && !elector.isLeader()) ? { ok: true } : { ok: false, reason: 'no successful Route53 poll yet' },
