@@ -29,6 +29,7 @@ describe('Route53 request budget', () => {
       ROUTE53_MAX_RPS: String(MAX_RPS),
     }, { route53: 'proxy' });
     // A poll takes about 2 s of its 5 s interval: the snapshot just after one has finished sees no poll in flight.
+    await running.waitUntilReady();
     await waitForPolls(running, 3, 60_000);
     const forwarded = proxy.forwarded - forwardedBefore;
     const requests = await Promise.all(zones.map((zone) => running.metric(METRICS.route53Requests, { zone: zone.id, outcome: 'success' })));
