@@ -17,6 +17,10 @@ export interface Config {
   alertsHook: string | undefined;
   developerMode: boolean;
   pollIntervalMs: number;
+  /** This controller's share of the account-wide Route53 request quota (5/s by default, shared with external-dns etc.). */
+  route53MaxRps: number;
+  /** `/readyz` fails when an informer has heard nothing from the API for longer (bookmarks come about once a minute). */
+  informerMaxStalenessMs: number;
   recordSuffix: string;
   storePort: number;
   listen: { host: string | undefined; port: number };
@@ -198,6 +202,8 @@ export function loadConfig(env: Env): Config {
     alertsHook: reader.url('MATTERMOST_ALERTS_HOOK'),
     developerMode: reader.boolean('DEVELOPER_MODE'),
     pollIntervalMs: reader.integer('POLL_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
+    route53MaxRps: reader.integer('ROUTE53_MAX_RPS', 2, 1, 50),
+    informerMaxStalenessMs: reader.integer('INFORMER_MAX_STALENESS_SECONDS', 300, 65, 86_400) * 1000,
     recordSuffix: reader.optional('RECORD_SUFFIX', '-grpc', RECORD_SUFFIX, 'a DNS label suffix (letters, digits, -)').toLowerCase(),
     storePort: reader.integer('STORE_PORT', 10901, 1, 65_535),
     listen: parseListenAddress(reader),

@@ -1,8 +1,8 @@
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, Watch, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
 import { ConsumerMonitor } from './controller/consumer-monitor.ts';
 import { parseEndpointsFile } from './controller/endpoints.ts';
-import { SingleObjectInformer } from './controller/informer.ts';
+import { DEFAULT_INFORMER_TIMING, SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler.ts';
@@ -11,6 +11,7 @@ import { WorkQueue } from './controller/work-queue.ts';
 import { Heartbeat } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig, makeApiClient } from './kube-config.ts';
+import { createWatch } from './kube/watch.ts';
 import { createLogger, describeError } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { Lifecycle, WriteFence } from './lifecycle.ts';
@@ -22,6 +23,7 @@ import { createMattermostNotifier } from './sinks/mattermost-notifier.ts';
 import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
 import { createRoute53Reader } from './sources/route53-reader.ts';
+import { throttleRoute53 } from './sources/route53-throttle.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
 // How long an exit waits for queued alerts (a failure found just before it included); inside the shutdown deadline.
@@ -60,7 +62,7 @@ async function main(): Promise<number> {
   const kubeConfig = loadKubeConfig(config.developerMode);
   const core = makeApiClient(kubeConfig, CoreV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
   const apps = makeApiClient(kubeConfig, AppsV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
-  const watch = new Watch(kubeConfig);
+  const watch = createWatch(kubeConfig, 2 * DEFAULT_INFORMER_TIMING.inactivityMs);
   const { namespace } = config;
 
   const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
@@ -76,6 +78,7 @@ async function main(): Promise<number> {
     onChange,
     logger,
     metrics,
+    timing: { maxStalenessMs: config.informerMaxStalenessMs },
   });
   const deployments: SingleObjectInformer<V1Deployment> = new SingleObjectInformer<V1Deployment>({
     resource: 'deployment',
@@ -91,6 +94,7 @@ async function main(): Promise<number> {
     },
     logger,
     metrics,
+    timing: { maxStalenessMs: config.informerMaxStalenessMs },
   });
 
   // A run-once pass is one short job, as the CronJob was: it never campaigns.
@@ -136,7 +140,7 @@ async function main(): Promise<number> {
     logger,
   });
   const reader = createRoute53Reader({
-    client: createRoute53Client(),
+    client: throttleRoute53(createRoute53Client(), config.route53MaxRps),
     zones: config.zones,
     suffix: config.recordSuffix,
     metrics,
@@ -192,7 +196,8 @@ async function main(): Promise<number> {
     queue,
     closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
     heartbeat,
-    readiness: [() => (configMaps.hasSynced() && deployments.hasSynced() ? { ok: true } : { ok: false, reason: 'informers not synced' })],
+    // Each informer is ready once it has listed, and stays so while it keeps hearing from the API server.
+    readiness: [() => configMaps.check(), () => deployments.check()],
     hasDesired: () => desired.get() !== undefined,
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     onDeadline: () => process.exit(EXIT.failed),

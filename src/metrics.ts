@@ -8,6 +8,8 @@ export type ReconcileOutcome = 'success' | 'error' | 'skipped_empty' | 'waiting'
 /** Every metric the controller exports, on one registry so tests can read them without global state. */
 export function createMetrics(registry: Registry = new Registry()) {
   const registers = [registry];
+  // Read at scrape time, so the gauge keeps growing while an informer hears nothing.
+  const stalenessSources = new Map<string, () => number>();
   return {
     registry,
     endpoints: new Gauge({ name: `${PREFIX}endpoints`, help: 'Store endpoints currently published in the ConfigMap.', registers }),
@@ -110,7 +112,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     workQueueRetries: new Counter({ name: `${PREFIX}workqueue_retries_total`, help: 'Reconcile passes retried after a failure.', registers }),
     informerEvents: new Counter({
       name: `${PREFIX}informer_events_total`,
-      help: 'Informer lifecycle events (connect, error, restart, relist) by resource.',
+      help: 'Informer requests and lifecycle events by resource: list, watch (each watch request), expired (410 Gone, relist), inactive (quiet past the deadline), error.',
       labelNames: ['resource', 'event'] as const,
       registers,
     }),
@@ -120,6 +122,18 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    informerStaleness: new Gauge({
+      name: `${PREFIX}informer_staleness_seconds`,
+      help: 'Seconds since the informer last heard from the Kubernetes API (a list, a watch event or bookmark).',
+      labelNames: ['resource'] as const,
+      registers,
+      collect() {
+        for (const [resource, seconds] of stalenessSources) this.set({ resource }, seconds());
+      },
+    }),
+    watchStaleness(resource: string, seconds: () => number): void {
+      stalenessSources.set(resource, seconds);
+    },
     /** The standard `process_*` and `nodejs_*` metrics, unprefixed, so stock Node.js dashboards and alerts work. */
     collectDefaults(): void {
       collectDefaultMetrics({ register: registry });

@@ -59,13 +59,14 @@ export function decide(input: DecisionInput): Plan {
 
   const endpoints = toEndpoints(input.desiredHosts, input.port);
   const hash = hashEndpoints(endpoints);
-  const published = readPublished(input.observed.configMap);
+  const text = renderEndpointsFile(endpoints, input.format);
+  const published = readPublished(input.observed.configMap, { text, format: input.format, endpoints });
   const configMap = decideConfigMap(published, endpoints, input.format, samePending(input));
   const { added, removed } = diffEndpoints(published.endpoints, endpoints);
   return {
     kind: 'converge',
     endpoints,
-    text: renderEndpointsFile(endpoints, input.format),
+    text,
     hash,
     added,
     removed,
@@ -79,9 +80,11 @@ type Published =
   | { state: 'unreadable'; reason: string; endpoints: Endpoint[] }
   | { state: 'readable'; format: OutputFormat; endpoints: Endpoint[] };
 
-function readPublished(configMap: ObservedState['configMap']): Published {
+function readPublished(configMap: ObservedState['configMap'], rendered: { text: string; format: OutputFormat; endpoints: Endpoint[] }): Published {
   if (!configMap.exists) return { state: 'missing', endpoints: [] };
   if (configMap.text === undefined) return { state: 'key missing', endpoints: [] };
+  // The steady state: what is published is what we would write, so there is nothing to parse.
+  if (configMap.text === rendered.text) return { state: 'readable', format: rendered.format, endpoints: rendered.endpoints };
   const parsed = parseEndpointsFile(configMap.text);
   if (!parsed.ok) return { state: 'unreadable', reason: parsed.reason, endpoints: [] };
   return { state: 'readable', format: parsed.format, endpoints: parsed.endpoints };

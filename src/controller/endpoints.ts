@@ -29,6 +29,9 @@ function normaliseHost(host: string): string {
 }
 
 function sortedUnique(values: readonly string[]): string[] {
+  // Lists here are nearly always sorted and unique already (the reader sorts, we publish sorted): one linear check
+  // spares a set and a sort at 10,000 endpoints.
+  if (values.every((value, i) => i === 0 || values[i - 1]! < value)) return [...values];
   return [...new Set(values)].sort();
 }
 
@@ -60,8 +63,18 @@ export type ParsedEndpointsFile =
   | { ok: true; format: OutputFormat; endpoints: Endpoint[] }
   | { ok: false; reason: string };
 
-/** Reads either format; anything else (bad YAML, wrong shape, bad address) is reported with its reason. */
+/**
+ * Reads either format; anything else (bad YAML, wrong shape, bad address) is reported with its reason. The layouts
+ * this controller and the older tool write are read by a line scanner; only other text goes through the YAML parser,
+ * which costs ~60% of a pass at 10,000 endpoints.
+ */
 export function parseEndpointsFile(text: string): ParsedEndpointsFile {
+  const scanned = scanEndpointsFile(text);
+  return scanned ? toParsed(scanned.format, scanned.addresses) : parseEndpointsYaml(text);
+}
+
+/** The text as YAML, whatever its layout. */
+export function parseEndpointsYaml(text: string): ParsedEndpointsFile {
   let document: unknown;
   try {
     document = parseYaml(text);
@@ -69,14 +82,44 @@ export function parseEndpointsFile(text: string): ParsedEndpointsFile {
     return { ok: false, reason: `not valid YAML: ${(error as Error).message.split('\n')[0]}` };
   }
   const addresses = extractAddresses(document);
-  if (!addresses.ok) return addresses;
+  return addresses.ok ? toParsed(addresses.format, addresses.values) : addresses;
+}
+
+const SCANNED_LAYOUTS = [
+  { format: 'file_sd', header: '- targets:', item: '  - ' },
+  { format: 'endpoint-config', header: 'endpoints:', item: '  - address: ' },
+] as const;
+// Only a plain `host:port` scalar: YAML reads it as this very string (no quotes, comments, flow or special values).
+const PLAIN_ADDRESS = /^[A-Za-z0-9][-A-Za-z0-9_.]*:[0-9]+$/;
+
+/**
+ * The addresses of a text laid out exactly as `renderEndpointsFile` (or the older tool, without the final newline)
+ * writes it; undefined for any other text, which the YAML parser then reads.
+ */
+export function scanEndpointsFile(text: string): { format: OutputFormat; addresses: string[] } | undefined {
+  const lines = text.split('\n');
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  const layout = SCANNED_LAYOUTS.find((candidate) => candidate.header === lines[0]);
+  if (layout === undefined || lines.length < 2) return undefined;
+  const addresses: string[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.startsWith(layout.item)) return undefined;
+    const address = line.slice(layout.item.length);
+    if (!PLAIN_ADDRESS.test(address)) return undefined;
+    addresses.push(address);
+  }
+  return { format: layout.format, addresses };
+}
+
+function toParsed(format: OutputFormat, addresses: readonly unknown[]): ParsedEndpointsFile {
   const endpoints: Endpoint[] = [];
-  for (const address of addresses.values) {
+  for (const address of addresses) {
     const endpoint = typeof address === 'string' ? normaliseEndpoint(address) : undefined;
     if (endpoint === undefined) return { ok: false, reason: `not a host:port address: ${JSON.stringify(address)}` };
     endpoints.push(endpoint);
   }
-  return { ok: true, format: addresses.format, endpoints: sortedUnique(endpoints) };
+  return { ok: true, format, endpoints: sortedUnique(endpoints) };
 }
 
 function extractAddresses(
@@ -106,6 +149,7 @@ export function diffEndpoints(
   before: readonly Endpoint[],
   after: readonly Endpoint[],
 ): { added: Endpoint[]; removed: Endpoint[] } {
+  if (before === after) return { added: [], removed: [] };
   const old = new Set(before);
   const next = new Set(after);
   return { added: after.filter((e) => !old.has(e)), removed: before.filter((e) => !next.has(e)) };

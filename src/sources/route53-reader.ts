@@ -31,6 +31,8 @@ export interface Route53ReadResult {
   hosts: string[];
   recordSetsRead: number;
   zones: string[];
+  /** ListResourceRecordSets calls this read made, retries included: the poll's share of the account's quota. */
+  requests: number;
 }
 
 export interface Route53ReaderOptions {
@@ -56,11 +58,12 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
   const zones = [...options.zones];
   const retry = { ...DEFAULT_RETRY, ...options.retry };
 
-  async function readPage(zone: string, start: PageStart, signal: AbortSignal | undefined) {
+  async function readPage(zone: string, start: PageStart, signal: AbortSignal | undefined, counter: { requests: number }) {
     const input: ListResourceRecordSetsRequest = { HostedZoneId: zone, MaxItems: PAGE_SIZE, ...start };
     let attempts = 0;
     const attempt = async (): Promise<ListResourceRecordSetsCommandOutput> => {
       attempts++;
+      counter.requests++;
       try {
         const output = await client.send(new ListResourceRecordSetsCommand(input), { abortSignal: signal });
         metrics.route53Requests.inc({ zone, outcome: 'success' });
@@ -102,7 +105,7 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
     }
   }
 
-  async function readZone(zone: string, signal: AbortSignal | undefined, hosts: Set<string>): Promise<number> {
+  async function readZone(zone: string, signal: AbortSignal | undefined, hosts: Set<string>, counter: { requests: number }): Promise<number> {
     const started = performance.now();
     const onSkip = (record: string, reason: SkipReason, detail: string) => {
       metrics.recordsSkipped.inc({ reason });
@@ -116,7 +119,7 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
     let records = 0;
     let pages = 0;
     for (;;) {
-      const page = await readPage(zone, start, signal);
+      const page = await readPage(zone, start, signal, counter);
       pages++;
       const recordSets = page.ResourceRecordSets ?? [];
       // Every hosted zone has SOA and NS records: an empty first page is a broken answer, not an empty zone, and
@@ -139,15 +142,17 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
       const started = performance.now();
       try {
         const hosts = new Set<string>();
+        const counter = { requests: 0 };
         let recordSetsRead = 0;
-        for (const zone of zones) recordSetsRead += await readZone(zone, combined, hosts);
-        const result = { hosts: [...hosts].sort(), recordSetsRead, zones: [...zones] };
+        for (const zone of zones) recordSetsRead += await readZone(zone, combined, hosts, counter);
+        const result = { hosts: [...hosts].sort(), recordSetsRead, zones: [...zones], requests: counter.requests };
         const durationMs = performance.now() - started;
         metrics.route53PollDuration.observe({ outcome: 'success' }, durationMs / 1000);
         logger.debug('read Route53 zones', {
           zones: zones.length,
           records: recordSetsRead,
           hosts: result.hosts.length,
+          requests: counter.requests,
           durationMs: Math.round(durationMs),
         });
         return result;

@@ -125,6 +125,7 @@ describe('helm template with valid values', () => {
         '--set-json', 'route53.privateHostedZoneIds=["Z111AAA","/hostedzone/Z222BBB"]',
         '--set', 'route53.recordSuffix=-store',
         '--set', 'route53.storePort=10905',
+        '--set', 'route53.maxRequestsPerSecond=3',
         '--set', 'thanos.namespace=thanos',
         '--set', 'thanos.deploymentName=query',
         '--set', 'thanos.configMapName=stores',
@@ -157,6 +158,7 @@ describe('helm template with valid values', () => {
       RESTART_MODE: 'none',
       RECORD_SUFFIX: '-store',
       STORE_PORT: '10905',
+      ROUTE53_MAX_RPS: '3',
       POLL_INTERVAL_SECONDS: '86400',
       LOG_LEVEL: 'debug',
       DRY_RUN: 'true',
@@ -171,6 +173,22 @@ describe('helm template with valid values', () => {
       AWS_ENDPOINT_URL_ROUTE_53: 'http://127.0.0.1:5000',
       NODE_OPTIONS: '--max-old-space-size=128',
     });
+  });
+
+  it.each([
+    ['192Mi (the default)', [], ['--max-old-space-size=96']],
+    ['1Gi', ['--set', 'resources.limits.memory=1Gi'], ['--max-old-space-size=512']],
+    ['300M', ['--set', 'resources.limits.memory=300M'], ['--max-old-space-size=143']],
+    ['no limit', ['--set', 'resources.limits=null'], []],
+  ])('runs the bundle with a V8 heap cap of half the memory limit: %s', async (_case, args, heap) => {
+    const container = containerOf(only<V1Deployment>(await render(...args), 'Deployment'));
+    expect(container.args).toEqual([...heap, '--max-semi-space-size=1', '--single-threaded', 'main.mjs']);
+  });
+
+  it('refuses a memory limit it cannot turn into a heap cap', async () => {
+    const result = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', VALID_VALUES, '--set', 'resources.limits.memory=1Ti']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('resources.limits.memory "1Ti"');
   });
 
   it('defaults THANOS_NAMESPACE to the release namespace, never sets DEVELOPER_MODE, and its env satisfies loadConfig', async () => {

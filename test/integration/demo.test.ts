@@ -153,7 +153,7 @@ describe('npm run demo', () => {
 
   beforeAll(async () => {
     // What `npm run demo` does before the script: the demo runs the built controller.
-    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
+    await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT });
   });
 
   afterEach(async () => {

@@ -106,3 +106,17 @@ Usage: include "tsd.monitoringApi" (list . "ServiceMonitor" .Values.serviceMonit
 {{- $root := index . 0 }}
 {{- if or (index . 2) ($root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" (index . 1))) }}true{{ end }}
 {{- end }}
+
+{{/* Half of resources.limits.memory in MiB (Mi, Gi, M, G or plain bytes), the V8 old-space cap; empty without a limit. */}}
+{{- define "tsd.maxOldSpaceMb" -}}
+{{- $limit := toString (dig "limits" "memory" "" (.Values.resources | default dict)) }}
+{{- $mib := 0 }}
+{{- if hasSuffix "Gi" $limit }}{{ $mib = mul (trimSuffix "Gi" $limit | atoi) 1024 }}
+{{- else if hasSuffix "Mi" $limit }}{{ $mib = trimSuffix "Mi" $limit | atoi }}
+{{- else if hasSuffix "G" $limit }}{{ $mib = div (mul (trimSuffix "G" $limit | atoi) 1000000000) 1048576 }}
+{{- else if hasSuffix "M" $limit }}{{ $mib = div (mul (trimSuffix "M" $limit | atoi) 1000000) 1048576 }}
+{{- else if regexMatch "^[0-9]+$" $limit }}{{ $mib = div ($limit | atoi) 1048576 }}
+{{- else if $limit }}{{ fail (printf "resources.limits.memory %q: use Mi, Gi, M, G or bytes" $limit) }}
+{{- end }}
+{{- if gt (int $mib) 0 }}{{ div $mib 2 }}{{ end }}
+{{- end }}

@@ -3,6 +3,8 @@ import {
   hashEndpoints,
   normaliseEndpoint,
   parseEndpointsFile,
+  parseEndpointsYaml,
+  scanEndpointsFile,
   renderEndpointsFile,
   toEndpoints,
 } from '../../../src/controller/endpoints.ts';
@@ -103,6 +105,53 @@ describe('parseEndpointsFile', () => {
     const parsed = parseEndpointsFile(text);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+  });
+});
+
+describe('scanEndpointsFile', () => {
+  const scanned = [
+    ['our file_sd text', '- targets:\n  - a-grpc.x:10901\n  - b-grpc.x:10901\n', 'file_sd', ['a-grpc.x:10901', 'b-grpc.x:10901']],
+    ['the older tool text: absolute names, no final newline', '- targets:\n  - b-grpc.x.:10901\n  - a-grpc.x.:10901', 'file_sd', ['b-grpc.x.:10901', 'a-grpc.x.:10901']],
+    ['our endpoint-config text, with a trailing dot', 'endpoints:\n  - address: a-grpc.x.:10901\n', 'endpoint-config', ['a-grpc.x.:10901']],
+    ['an upper-case name', '- targets:\n  - A-GRPC.X:10901\n', 'file_sd', ['A-GRPC.X:10901']],
+  ] as const;
+  it.each(scanned)('scans %s', (_name, text, format, addresses) => {
+    expect(scanEndpointsFile(text)).toEqual({ format, addresses });
+  });
+
+  // Each of these is left to the YAML parser, which may read it differently from a line split.
+  const leftToYaml = [
+    ['a group with labels', '- targets:\n  - a:1\n  labels: {env: prod}\n'],
+    ['a quoted address', '- targets:\n  - "a:1"\n'],
+    ['a comment', '- targets:\n  - a:1 # old\n'],
+    ['an IPv6 address', '- targets:\n  - "[::1]:10901"\n'],
+    ['a flow sequence', '- targets: [a:1]\n'],
+    ['CRLF line ends', '- targets:\r\n  - a:1\r\n'],
+    ['no entries', '- targets:\n'],
+    ['an address without a port', '- targets:\n  - a.example.com\n'],
+    ['a second document', '- targets:\n  - a:1\n---\n- targets:\n  - b:1\n'],
+    ['an endpoint with a group key', 'endpoints:\n  - address: a:10901\n    group: false\n'],
+    ['a blank line in the middle', '- targets:\n  - a:1\n\n  - b:1\n'],
+    ['an empty text', ''],
+  ] as const;
+  it.each(leftToYaml)('leaves %s to the YAML parser', (_name, text) => {
+    expect(scanEndpointsFile(text)).toBeUndefined();
+  });
+
+  it.each([...scanned.map(([name, text]) => [name, text] as const), ...leftToYaml])(
+    'parseEndpointsFile reads %s exactly as the YAML parser does',
+    (_name, text) => {
+      expect(parseEndpointsFile(text)).toEqual(parseEndpointsYaml(text));
+    },
+  );
+
+  it('reads 10,000 rendered endpoints as the YAML parser does', () => {
+    const endpoints = Array.from({ length: 10_000 }, (_, i) => `store-${i}-grpc.internal.example.com:10901`).sort();
+    for (const format of ['file_sd', 'endpoint-config'] as const) {
+      const text = renderEndpointsFile(endpoints, format);
+      expect(scanEndpointsFile(text)?.addresses).toHaveLength(10_000);
+      expect(parseEndpointsFile(text)).toEqual(parseEndpointsYaml(text));
+    }
   });
 });
 

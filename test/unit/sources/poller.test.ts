@@ -6,7 +6,7 @@ import type { Route53ReadResult } from '../../../src/sources/route53-reader.ts';
 const INTERVAL = 1_000;
 
 function result(...hosts: string[]): Route53ReadResult {
-  return { hosts, recordSetsRead: hosts.length, zones: ['Z1'] };
+  return { hosts, recordSetsRead: hosts.length, zones: ['Z1'], requests: 1 };
 }
 
 // Every read the tests leave unsettled is failed after each test so stop() can finish.

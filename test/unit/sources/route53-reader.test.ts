@@ -67,7 +67,7 @@ describe('pagination', () => {
       ],
     });
 
-    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'], recordSetsRead: 5, zones: ['Z1'] });
+    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'], recordSetsRead: 5, zones: ['Z1'], requests: 3 });
     expect(requests).toStrictEqual([
       { HostedZoneId: 'Z1', MaxItems: 300 },
       { HostedZoneId: 'Z1', MaxItems: 300, StartRecordName: 'b-grpc.x.', StartRecordType: 'AAAA' },
@@ -87,7 +87,7 @@ describe('pagination', () => {
       Z3: [{ ResourceRecordSets: [APEX_SOA] }],
     });
 
-    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'a-grpc.y', 'b-grpc.x'], recordSetsRead: 5, zones: ['Z1', 'Z2', 'Z3'] });
+    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'a-grpc.y', 'b-grpc.x'], recordSetsRead: 5, zones: ['Z1', 'Z2', 'Z3'], requests: 4 });
     expect(requests.map((r) => r.HostedZoneId)).toEqual(['Z1', 'Z2', 'Z2', 'Z3']);
   });
 
@@ -159,7 +159,8 @@ describe('retries', () => {
       ],
     });
 
-    await expect(reader.read()).resolves.toMatchObject({ hosts: ['a-grpc.x', 'b-grpc.x'] });
+    // Retries are spent from the same quota, so the read counts them.
+    await expect(reader.read()).resolves.toMatchObject({ hosts: ['a-grpc.x', 'b-grpc.x'], requests: 4 });
     expect(requests).toHaveLength(4);
     expect(requests[0]).toStrictEqual({ HostedZoneId: 'Z1', MaxItems: 300 });
     expect(requests.slice(1)).toStrictEqual(Array(3).fill({ HostedZoneId: 'Z1', MaxItems: 300, StartRecordName: 'b-grpc.x.', StartRecordType: 'A' }));
