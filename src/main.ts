@@ -5,6 +5,8 @@ import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts, Reconciler } from './controller/reconciler.ts';
 import { WorkQueue } from './controller/work-queue.ts';
+import type { DeliveryCheck } from './delivery/delivery-check.ts';
+import { createDeliveryCheck } from './delivery/wiring.ts';
 import { Heartbeat, allOf, type CheckResult } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig, makeApiClient } from './kube-config.ts';
@@ -60,6 +62,8 @@ async function main(): Promise<number> {
   const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
   // A run-once pass is driven by runOnce alone: informer events must not start a second, concurrent pass.
   const onChange = config.runOnce ? () => {} : () => queue.add();
+  // Set once the elector exists, as the consumer monitor below.
+  let delivery: DeliveryCheck | undefined;
   const configMaps = new SingleObjectInformer<V1ConfigMap>({
     resource: 'configmap',
     namespace,
@@ -67,7 +71,10 @@ async function main(): Promise<number> {
     path: `/api/v1/namespaces/${namespace}/configmaps`,
     list: (fieldSelector) => core.listNamespacedConfigMap({ namespace, fieldSelector }),
     watch,
-    onChange,
+    onChange: () => {
+      onChange();
+      delivery?.trigger();
+    },
     logger,
     metrics,
   });
@@ -173,6 +180,17 @@ async function main(): Promise<number> {
     metrics,
     logger,
   });
+  delivery = createDeliveryCheck({
+    config,
+    core,
+    configMap: () => configMaps.get(),
+    deployment: () => deployments.get(),
+    active: () => elector === undefined || elector.isLeader(),
+    events: config.dryRun ? undefined : events,
+    notifier,
+    metrics,
+    logger,
+  });
   const server = await startHttpServer({
     ...config.listen,
     registry: metrics.registry,
@@ -206,6 +224,7 @@ async function main(): Promise<number> {
   };
   await informersStarted;
   await consumers.check(deployments.get());
+  delivery?.start();
 
   const signal = await Promise.race([leadership(), signalled]);
   logger.info('shutting down', { signal });
@@ -217,6 +236,7 @@ async function main(): Promise<number> {
   // Order matters: no new polls, then let the pass in flight finish so no write is cut in half.
   await poller.stop();
   await queue.stop();
+  await delivery?.stop();
   await elector?.stop();
   await Promise.all([configMaps.stop(), deployments.stop(), server.close()]);
   logger.info('stopped');
