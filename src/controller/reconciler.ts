@@ -34,7 +34,7 @@ export class DesiredHosts {
 }
 
 export interface ReconcilerOptions {
-  config: Pick<Config, 'storePort' | 'outputFormat' | 'restartMode' | 'configMapKey' | 'dryRun'>;
+  config: Pick<Config, 'storePort' | 'outputFormat' | 'restartMode' | 'configMapKey' | 'dryRun'> & Partial<Pick<Config, 'endpointSettings'>>;
   desired: DesiredHosts;
   configMaps: ObjectCache<V1ConfigMap>;
   deployments: ObjectCache<V1Deployment>;
@@ -80,6 +80,7 @@ export class Reconciler {
       format: config.outputFormat,
       restartMode: config.restartMode,
       observed: this.observe(),
+      settings: config.endpointSettings,
     });
     const emptyRead = this.options.desired.lastReadWasEmpty();
     if (emptyRead) await this.reportEmptyRead(plan.kind === 'converge' ? plan.endpoints.length : 0);
