@@ -1,5 +1,6 @@
 import { decide, type DecisionInput, type ObservedState } from '../../../src/controller/decide.ts';
 import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
+import type { EndpointSettings } from '../../../src/endpoint-config/settings.ts';
 
 const HOSTS = ['b-grpc.x', 'a-grpc.x'];
 const ENDPOINTS = ['a-grpc.x:10901', 'b-grpc.x:10901'];
@@ -132,7 +133,7 @@ describe('decide', () => {
   });
 
   describe('with TLS or per-endpoint settings (endpoint-config)', () => {
-    const settings = { tls: { caFile: '/tls/ca.crt' }, serverNameFromHost: false, strictHosts: undefined, compression: undefined };
+    const settings: EndpointSettings = { tls: { caFile: '/tls/ca.crt' }, serverNameFromHost: false, strictHosts: undefined, compression: undefined };
     const plainText = renderEndpointsFile(ENDPOINTS, 'endpoint-config');
     const converge = (text: string, hashAnnotation: string | undefined, withSettings = settings) => {
       const plan = decide(
