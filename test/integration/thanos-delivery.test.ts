@@ -6,14 +6,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { HostsFile } from '../peers/hosts-namespace.ts';
-import { KubeletConfigMapSync } from '../peers/kubelet-volume.ts';
 import { freePort } from '../peers/ports.ts';
-import { startThanosQuery, startThanosStore, type ThanosQuery, type ThanosStore } from '../peers/thanos.ts';
+import { startThanosStore, type ThanosStore } from '../peers/thanos.ts';
+import { createRunningPod, startQueryPod, type QueryPod } from '../support/query-pod.ts';
 import { aRecords, logTail, scenarioSuite } from '../support/scenario.ts';
-import { thanosSdArgs } from '../support/thanos-pods.ts';
-import { SD_KEY, THANOS_CONFIGMAP } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
 
 const STORE_PORT = 10901;
@@ -22,27 +20,13 @@ const ALERT_AFTER_SECONDS = 4;
 const [A, B, C, D] = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com', 'cluster-c-grpc.internal.example.com', 'cluster-d-grpc.internal.example.com'] as const;
 const METRIC = 'thanos_store_discovery_delivery_';
 
-/** A Pod of the Thanos Deployment as the kubelet would report it: Running at `ip`. */
-async function createPod(kubeConfig: KubeConfig, namespace: string, name: string, ip: string): Promise<void> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const pod = await core.createNamespacedPod({
-    namespace,
-    body: {
-      metadata: { name, labels: { 'app.kubernetes.io/name': 'thanos-query' } },
-      spec: { containers: [{ name: 'query', image: 'quay.io/thanos/thanos:v0.42.4' }] },
-    },
-  });
-  await core.replaceNamespacedPodStatus({ namespace, name, body: { ...pod, status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } } });
-}
-
 describe('delivery check against a real Thanos Query', () => {
   const suite = scenarioSuite('thanos-delivery', { webhookReceiver: true });
   let dir: string;
   let hosts: HostsFile;
   let net: string;
   const stores = new Map<string, ThanosStore>();
-  const queries: ThanosQuery[] = [];
-  const syncs: KubeletConfigMapSync[] = [];
+  const pods: QueryPod[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tsd-thanos-delivery-'));
@@ -54,8 +38,7 @@ describe('delivery check against a real Thanos Query', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(queries.map((query) => query.stop()));
-    await Promise.all(syncs.map((sync) => sync.stop()));
+    await Promise.all(pods.map((pod) => pod.stop()));
     await Promise.all([...stores.values()].map((store) => store.stop()));
     await rm(dir, { recursive: true, force: true });
   });
@@ -80,19 +63,9 @@ describe('delivery check against a real Thanos Query', () => {
       const context = () => `${logTail(controller)()}\nstates: ${JSON.stringify(controller.logs().filter((l) => String(l.message).includes('Thanos Query')).slice(-3))}`;
 
       // Pod 1 reads the ConfigMap through a kubelet-style volume, as the Deployment's pods do.
-      const sync = new KubeletConfigMapSync({ kubeConfig, namespace, name: THANOS_CONFIGMAP, dir: join(dir, 'pod-1'), syncMs: 500 });
-      syncs.push(sync);
-      await waitFor(async () => (await sync.syncOnce())?.[SD_KEY] !== undefined, 'the ConfigMap', 30_000, context);
-      sync.start();
-      queries.push(
-        await startThanosQuery({
-          hosts,
-          sdArgs: thanosSdArgs('endpoint-config', join(sync.volume.dir, SD_KEY), REFRESH_SECONDS),
-          logPath: join(dir, 'pod-1.log'),
-          http: { ip: pod1, port: httpPort },
-        }),
-      );
-      await createPod(kubeConfig, namespace, 'thanos-query-1', pod1);
+      const common = { kubeConfig, namespace, hosts, dir, port: httpPort, refreshSeconds: REFRESH_SECONDS };
+      pods.push(await startQueryPod({ ...common, name: 'pod-1', ip: pod1 }));
+      await createRunningPod(kubeConfig, namespace, 'thanos-query-1', pod1);
       expect(await controller.metric(`${METRIC}last_match_timestamp_seconds`)).toBe(0);
       await waitFor(async () => (await states())['healthy'] === 2, 'both published stores healthy in Thanos', 60_000, context);
       expect(await states()).toEqual({ healthy: 2, unhealthy: 0, unseen: 0, unpublished: 0 });
@@ -128,8 +101,8 @@ describe('delivery check against a real Thanos Query', () => {
       // Pod 2 started from a stale file: it never loaded the list (A and the retired D).
       const stale = join(dir, 'stale.yml');
       await writeFile(stale, `endpoints:\n  - address: ${A}.:${STORE_PORT}\n  - address: ${D}.:${STORE_PORT}\n`);
-      queries.push(await startThanosQuery({ hosts, sdArgs: thanosSdArgs('endpoint-config', stale, REFRESH_SECONDS), logPath: join(dir, 'pod-2.log'), http: { ip: pod2, port: httpPort } }));
-      await createPod(kubeConfig, namespace, 'thanos-query-2', pod2);
+      pods.push(await startQueryPod({ ...common, name: 'pod-2', ip: pod2, staleFile: stale }));
+      await createRunningPod(kubeConfig, namespace, 'thanos-query-2', pod2);
       await waitFor(
         async () => JSON.stringify(await states()) === JSON.stringify({ healthy: 1, unhealthy: 0, unseen: 2, unpublished: 1 }),
         'the stale pod found: B unseen there, D listed though unpublished',

@@ -26,7 +26,12 @@ export interface ThanosStore {
   stop(): Promise<void>;
 }
 
-export async function startThanosStore(options: { ip: string; grpcPort: number }): Promise<ThanosStore> {
+export async function startThanosStore(options: {
+  ip: string;
+  grpcPort: number;
+  /** gRPC over TLS with this serving pair; with `clientCa`, clients must present a certificate it signed (mTLS). */
+  tls?: { cert: string; key: string; clientCa?: string };
+}): Promise<ThanosStore> {
   const binary = await thanosBinary();
   const dir = await mkdtemp(join(tmpdir(), 'tsd-thanos-store-'));
   trackTempDir(dir);
@@ -45,6 +50,13 @@ export async function startThanosStore(options: { ip: string; grpcPort: number }
       `--grpc-address=${grpcAddress}`,
       `--http-address=${options.ip}:${httpPort}`,
       '--log.level=warn',
+      ...(options.tls === undefined
+        ? []
+        : [
+            `--grpc-server-tls-cert=${options.tls.cert}`,
+            `--grpc-server-tls-key=${options.tls.key}`,
+            ...(options.tls.clientCa === undefined ? [] : [`--grpc-server-tls-client-ca=${options.tls.clientCa}`]),
+          ]),
     ],
     logPath: join(dir, 'store.log'),
   });
