@@ -10,7 +10,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { HostsFile } from '../peers/hosts-namespace.ts';
 import { freePort } from '../peers/ports.ts';
 import { startThanosStore, type ThanosStore } from '../peers/thanos.ts';
-import { createRunningPod, startQueryPod, type QueryPod } from '../support/query-pod.ts';
+import { createRunningPod, deliveryStates, startQueryPod, type QueryPod } from '../support/query-pod.ts';
 import { aRecords, logTail, scenarioSuite } from '../support/scenario.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -56,11 +56,8 @@ describe('delivery check against a real Thanos Query', () => {
         DELIVERY_CHECK_INTERVAL_SECONDS: '1',
         DELIVERY_ALERT_AFTER_SECONDS: String(ALERT_AFTER_SECONDS),
       }, { hookUrl: suite.receiver.url });
-      const states = async () =>
-        Object.fromEntries(
-          await Promise.all(['healthy', 'unhealthy', 'unseen', 'unpublished'].map(async (state) => [state, await controller.metric(`${METRIC}endpoints`, { state })])),
-        );
-      const context = () => `${logTail(controller)()}\nstates: ${JSON.stringify(controller.logs().filter((l) => String(l.message).includes('Thanos Query')).slice(-3))}`;
+      const states = async () => JSON.parse(await deliveryStates(controller)) as Record<string, number>;
+      const context = () => `${logTail(controller)()}\ndelivery check log: ${JSON.stringify(controller.logs().filter((l) => String(l.message).includes('Thanos Query')).slice(-3))}`;
 
       // Pod 1 reads the ConfigMap through a kubelet-style volume, as the Deployment's pods do.
       const common = { kubeConfig, namespace, hosts, dir, port: httpPort, refreshSeconds: REFRESH_SECONDS };

@@ -13,7 +13,7 @@ import { createStoreTlsCertificates, type StoreTlsCerts } from '../peers/certs.t
 import { HostsFile } from '../peers/hosts-namespace.ts';
 import { freePort } from '../peers/ports.ts';
 import { startThanosStore, type ThanosStore } from '../peers/thanos.ts';
-import { createRunningPod, startQueryPod, type QueryPod } from '../support/query-pod.ts';
+import { createRunningPod, deliveryStates, startQueryPod, type QueryPod } from '../support/query-pod.ts';
 import { aRecords, logTail, scenarioSuite } from '../support/scenario.ts';
 import { readConfigMap, SD_KEY } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
@@ -22,7 +22,6 @@ const STORE_PORT = 10901;
 const REFRESH_SECONDS = 2;
 const HOSTS = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com', 'cluster-c-grpc.internal.example.com'] as const;
 const [A, B] = HOSTS;
-const METRIC = 'thanos_store_discovery_delivery_';
 
 describe('endpoint config with TLS against real Thanos', () => {
   const suite = scenarioSuite('thanos-tls', { webhookReceiver: true });
@@ -75,12 +74,7 @@ describe('endpoint config with TLS against real Thanos', () => {
       });
       let controller = await suite.startController(namespace, [zone], settings(certs.caCert), { hookUrl: suite.receiver.url });
       let lastStates = '';
-      const states = async () =>
-        (lastStates = JSON.stringify(
-          Object.fromEntries(
-            await Promise.all(['healthy', 'unhealthy', 'unseen', 'unpublished'].map(async (state) => [state, await controller.metric(`${METRIC}endpoints`, { state })])),
-          ),
-        ));
+      const states = async () => (lastStates = await deliveryStates(controller));
       const published = async () => parse((await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] ?? '') as Record<string, unknown>;
       await waitFor(async () => (await readConfigMap(kubeConfig, namespace)) !== undefined, 'the ConfigMap', 30_000, logTail(controller));
       expect(await published()).toEqual({

@@ -2,9 +2,11 @@
 // loopback address (the pod IP), and a Pod object of the Thanos Deployment whose status carries that address.
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { DELIVERY_STATES } from '../../src/delivery/compare.ts';
 import type { HostsFile } from '../peers/hosts-namespace.ts';
 import { KubeletConfigMapSync } from '../peers/kubelet-volume.ts';
 import { startThanosQuery, type ThanosQuery } from '../peers/thanos.ts';
+import type { ControllerProcess } from './controller-process.ts';
 import { SD_KEY, THANOS_CONFIGMAP } from './thanos.ts';
 import { thanosSdArgs } from './thanos-pods.ts';
 import { waitFor } from './wait.ts';
@@ -64,4 +66,10 @@ export async function createRunningPod(kubeConfig: KubeConfig, namespace: string
     },
   });
   await core.replaceNamespacedPodStatus({ namespace, name, body: { ...pod, status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } } });
+}
+
+/** `thanos_store_discovery_delivery_endpoints` per state as `{"healthy":n,"unhealthy":n,"unseen":n,"unpublished":n}`. */
+export async function deliveryStates(controller: Pick<ControllerProcess, 'metric'>): Promise<string> {
+  const counts = await Promise.all(DELIVERY_STATES.map(async (state) => [state, await controller.metric('thanos_store_discovery_delivery_endpoints', { state })]));
+  return JSON.stringify(Object.fromEntries(counts));
 }
