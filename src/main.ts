@@ -51,6 +51,7 @@ async function main(): Promise<number> {
     dryRun: config.dryRun,
     runOnce: config.runOnce,
     alerts: config.alertsHook ? 'on' : 'off (MATTERMOST_ALERTS_HOOK unset)',
+    deliveryCheck: config.delivery ? 'on' : 'off (THANOS_QUERY_URL unset)',
   });
 
   const kubeConfig = loadKubeConfig(config.developerMode);
