@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { COMPRESSIONS, endpointSettingsProblems, TLS_VERSIONS, type EndpointSettings } from './endpoint-config/settings.ts';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import type { RemovalPolicy } from './plan/desired-set.ts';
 
@@ -35,6 +36,10 @@ export interface Config {
   restartMinIntervalMs: number;
   /** Reverts of our pod-template annotation within an hour after which restarts stop (GitOps fight). */
   restartRevertLimit: number;
+  /** TLS and per-endpoint settings for OUTPUT_FORMAT=endpoint-config; all unset by default. */
+  endpointSettings: EndpointSettings;
+  /** Undefined when THANOS_QUERY_URL is unset: no delivery check. */
+  delivery: { queryUrl: string; intervalMs: number; alertAfterMs: number } | undefined;
   /** Undefined when leader election is off (one replica). */
   leaderElection: { leaseName: string; identity: string } | undefined;
 }
@@ -190,9 +195,52 @@ function parseRemovalPolicy(reader: EnvReader): RemovalPolicy {
   return { confirmPolls, maxShare: maxPercent / 100, massConfirmPolls };
 }
 
+function parseEndpointSettings(reader: EnvReader, format: OutputFormat): EndpointSettings {
+  const flag = (name: string) => (reader.raw(name) === undefined ? undefined : reader.boolean(name));
+  const choice = <T extends string>(name: string, choices: readonly T[]) => (reader.raw(name) === undefined ? undefined : reader.oneOf(name, choices, choices[0]!));
+  const settings: EndpointSettings = {
+    tls: {
+      enabled: flag('THANOS_TLS_ENABLED'),
+      caFile: reader.raw('THANOS_TLS_CA_FILE'),
+      certFile: reader.raw('THANOS_TLS_CERT_FILE'),
+      keyFile: reader.raw('THANOS_TLS_KEY_FILE'),
+      insecureSkipVerify: flag('THANOS_TLS_INSECURE_SKIP_VERIFY'),
+      minVersion: choice('THANOS_TLS_MIN_VERSION', TLS_VERSIONS),
+    },
+    serverNameFromHost: reader.boolean('THANOS_TLS_SERVER_NAME_FROM_HOST'),
+    strictHosts: parsePattern(reader, 'THANOS_STRICT_ENDPOINTS'),
+    compression: choice('THANOS_GRPC_COMPRESSION', COMPRESSIONS),
+  };
+  reader.problems.push(...endpointSettingsProblems(settings, format));
+  return settings;
+}
+
+function parsePattern(reader: EnvReader, name: string): RegExp | undefined {
+  const value = reader.raw(name);
+  if (value === undefined) return undefined;
+  try {
+    // Anchored: a pattern names whole hosts, so `cluster-a` never also matches `cluster-a-old`.
+    return new RegExp(`^(?:${value})$`);
+  } catch (error) {
+    reader.problems.push(`${name}="${value}" is not a regular expression: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+function parseDelivery(reader: EnvReader): Config['delivery'] {
+  const queryUrl = reader.url('THANOS_QUERY_URL');
+  if (queryUrl === undefined) return undefined;
+  return {
+    queryUrl,
+    intervalMs: reader.integer('DELIVERY_CHECK_INTERVAL_SECONDS', 30, 1, 86_400) * 1000,
+    alertAfterMs: reader.integer('DELIVERY_ALERT_AFTER_SECONDS', 300, 0, 7 * 86_400) * 1000,
+  };
+}
+
 /** Reads and validates every setting; throws ConfigError listing all problems. */
 export function loadConfig(env: Env): Config {
   const reader = new EnvReader(env);
+  const outputFormat = reader.oneOf('OUTPUT_FORMAT', OUTPUT_FORMATS, 'file_sd');
   const config: Config = {
     zones: parseZones(reader),
     namespace: reader.required('THANOS_NAMESPACE', DNS_LABEL, 'a valid namespace name (DNS-1123 label)'),
@@ -211,12 +259,14 @@ export function loadConfig(env: Env): Config {
     runOnce: reader.boolean('RUN_ONCE'),
     dryRun: reader.boolean('DRY_RUN'),
     restartMode: reader.oneOf('RESTART_MODE', RESTART_MODES, 'annotation'),
-    outputFormat: reader.oneOf('OUTPUT_FORMAT', OUTPUT_FORMATS, 'file_sd'),
+    outputFormat,
+    endpointSettings: parseEndpointSettings(reader, outputFormat),
     alertRepeatMs: reader.integer('ALERT_REPEAT_SECONDS', 900, 0, 7 * 86_400) * 1000,
     removal: parseRemovalPolicy(reader),
     restartMinIntervalMs: reader.integer('RESTART_MIN_INTERVAL_SECONDS', 300, 0, 86_400) * 1000,
     restartRevertLimit: reader.integer('RESTART_REVERT_LIMIT', 3, 1, 1_000),
     leaderElection: parseLeaderElection(reader, env),
+    delivery: parseDelivery(reader),
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;

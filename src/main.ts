@@ -8,6 +8,7 @@ import { DesiredHosts } from './controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler.ts';
 import { parseMissing, type DesiredState } from './plan/desired-set.ts';
 import { WorkQueue } from './controller/work-queue.ts';
+import { createDeliveryCheck } from './delivery/wiring.ts';
 import { Heartbeat } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { loadKubeConfig, makeApiClient } from './kube-config.ts';
@@ -57,6 +58,7 @@ async function main(): Promise<number> {
     dryRun: config.dryRun,
     runOnce: config.runOnce,
     alerts: config.alertsHook ? 'on' : 'off (MATTERMOST_ALERTS_HOOK unset)',
+    deliveryCheck: config.delivery ? 'on' : 'off (THANOS_QUERY_URL unset)',
   });
 
   const kubeConfig = loadKubeConfig(config.developerMode);
@@ -75,7 +77,11 @@ async function main(): Promise<number> {
     path: `/api/v1/namespaces/${namespace}/configmaps`,
     list: (fieldSelector) => core.listNamespacedConfigMap({ namespace, fieldSelector }),
     watch,
-    onChange,
+    onChange: () => {
+      onChange();
+      // Declared below, with the elector it asks, like the consumer monitor.
+      delivery?.trigger();
+    },
     logger,
     metrics,
     timing: { maxStalenessMs: config.informerMaxStalenessMs },
@@ -123,6 +129,17 @@ async function main(): Promise<number> {
     // A standby stays quiet: one replica reports.
     active: () => elector === undefined || elector.isLeader(),
     events: config.dryRun ? undefined : events,
+    metrics,
+    logger,
+  });
+  const delivery = createDeliveryCheck({
+    config,
+    core,
+    configMap: () => configMaps.get(),
+    deployment: () => deployments.get(),
+    active: () => elector === undefined || elector.isLeader(),
+    events: config.dryRun ? undefined : events,
+    notifier,
     metrics,
     logger,
   });
@@ -194,7 +211,10 @@ async function main(): Promise<number> {
     fence,
     poller,
     queue,
-    closeAll: () => Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
+    closeAll: async () => {
+      await delivery?.stop();
+      await Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]);
+    },
     heartbeat,
     // Each informer is ready once it has listed, and stays so while it keeps hearing from the API server.
     readiness: [() => configMaps.check(), () => deployments.check()],
@@ -213,6 +233,7 @@ async function main(): Promise<number> {
   logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
   await informersStarted;
   await consumers.check(deployments.get());
+  delivery?.start();
 
   const ending = await lifecycle.run(signalled);
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.

@@ -122,6 +122,23 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    deliveryEndpoints: new Gauge({
+      name: `${PREFIX}delivery_endpoints`,
+      help: 'Endpoints by what Thanos Query does with them (healthy, unhealthy, unseen, unpublished), the worst over its pods.',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    deliveryLastMatch: new Gauge({
+      name: `${PREFIX}delivery_last_match_timestamp_seconds`,
+      help: 'Unix time of the last delivery check in which every Thanos Query pod used exactly the published stores, all healthy (0: never).',
+      registers,
+    }),
+    deliveryReads: new Counter({
+      name: `${PREFIX}delivery_reads_total`,
+      help: 'Reads of /api/v1/stores from Thanos Query pods by outcome.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     informerStaleness: new Gauge({
       name: `${PREFIX}informer_staleness_seconds`,
       help: 'Seconds since the informer last heard from the Kubernetes API (a list, a watch event or bookmark).',

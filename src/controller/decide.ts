@@ -1,12 +1,7 @@
 import type { OutputFormat, RestartMode } from '../config.ts';
-import {
-  diffEndpoints,
-  hashEndpoints,
-  parseEndpointsFile,
-  renderEndpointsFile,
-  toEndpoints,
-  type Endpoint,
-} from './endpoints.ts';
+import { renderPublished, settingsDiffer } from '../endpoint-config/publish.ts';
+import type { EndpointSettings } from '../endpoint-config/settings.ts';
+import { diffEndpoints, parseEndpointsFile, toEndpoints, type Endpoint } from './endpoints.ts';
 
 /** What the informer caches show, reduced to the facts a decision needs. */
 export interface ObservedState {
@@ -25,12 +20,18 @@ export interface DecisionInput {
   observed: ObservedState;
   /** The removals waiting for confirmation, serialised for the ConfigMap annotation that carries them across runs. */
   pendingRemovals?: string;
+  /** TLS and per-endpoint settings (endpoint-config only); none when undefined. */
+  settings?: EndpointSettings;
 }
 
 export type ConfigMapAction =
   | { kind: 'none' }
   | { kind: 'create' }
-  | { kind: 'update'; reason: 'endpoints differ' | 'format differs' | 'key missing' | 'unreadable' | 'pending removals'; detail?: string };
+  | {
+      kind: 'update';
+      reason: 'endpoints differ' | 'format differs' | 'settings differ' | 'key missing' | 'unreadable' | 'pending removals';
+      detail?: string;
+    };
 
 export type RestartAction =
   | { kind: 'none'; reason: 'disabled' | 'deployment missing' | 'up to date' | 'adopted' }
@@ -58,10 +59,9 @@ export function decide(input: DecisionInput): Plan {
   if (input.desiredHosts.length === 0) return { kind: 'skip-empty' };
 
   const endpoints = toEndpoints(input.desiredHosts, input.port);
-  const hash = hashEndpoints(endpoints);
-  const text = renderEndpointsFile(endpoints, input.format);
+  const { text, hash } = renderPublished(endpoints, input.format, input.settings);
   const published = readPublished(input.observed.configMap, { text, format: input.format, endpoints });
-  const configMap = decideConfigMap(published, endpoints, input.format, samePending(input));
+  const configMap = withSettings(decideConfigMap(published, endpoints, input.format, samePending(input)), input.observed.configMap, text);
   const { added, removed } = diffEndpoints(published.endpoints, endpoints);
   return {
     kind: 'converge',
@@ -112,6 +112,15 @@ function decideConfigMap(published: Published, endpoints: readonly Endpoint[], f
       if (!pendingSame) return { kind: 'update', reason: 'pending removals' };
       return { kind: 'none' };
   }
+}
+
+/** Same addresses in the same format can still differ in TLS or per-endpoint settings (endpoint-config only). */
+function withSettings(action: ConfigMapAction, configMap: ObservedState['configMap'], text: string): ConfigMapAction {
+  // The text we would write is there to the byte: settings included, nothing to parse.
+  if (action.kind !== 'none' || !configMap.exists || configMap.text === undefined || configMap.text === text) return action;
+  const readable = parseEndpointsFile(configMap.text);
+  if (!readable.ok || readable.format !== 'endpoint-config') return action;
+  return settingsDiffer(configMap.text, text) ? { kind: 'update', reason: 'settings differ' } : action;
 }
 
 function decideRestart(input: DecisionInput, hash: string, configMap: ConfigMapAction): RestartAction {

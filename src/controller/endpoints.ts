@@ -48,7 +48,8 @@ export function renderEndpointsFile(endpoints: readonly Endpoint[], format: Outp
   return `- targets:\n${addresses.map((address) => `  - ${address}\n`).join('')}`;
 }
 
-function absolute(endpoint: Endpoint): string {
+/** `host.:port` for a name (absolute, see renderEndpointsFile); an IP address stays as it is. */
+export function absolute(endpoint: Endpoint): string {
   const separator = endpoint.lastIndexOf(':');
   const host = endpoint.slice(0, separator);
   return isIP(host) === 0 ? `${host}.${endpoint.slice(separator)}` : endpoint;

@@ -29,7 +29,8 @@ export interface ReconcilerOptions {
   config: Pick<
     Config,
     'storePort' | 'outputFormat' | 'restartMode' | 'configMapKey' | 'dryRun' | 'restartMinIntervalMs' | 'restartRevertLimit'
-  >;
+  > &
+    Partial<Pick<Config, 'endpointSettings'>>;
   desired: DesiredHosts;
   configMaps: ObjectCache<V1ConfigMap>;
   deployments: ObjectCache<V1Deployment>;
@@ -99,6 +100,7 @@ export class Reconciler {
       restartMode: config.restartMode,
       observed: this.observe(),
       pendingRemovals: this.options.desired.pendingRemovals(),
+      settings: config.endpointSettings,
     });
     const emptyRead = this.options.desired.lastReadWasEmpty();
     switch (plan.kind) {

@@ -271,6 +271,19 @@ describe('helm template with valid values', () => {
     );
   });
 
+  it('with the delivery check: its variables, and pods/list besides (nothing else)', async () => {
+    const manifests = await render('--set', 'delivery.queryUrl=http://thanos-query:9090', '--set', 'delivery.alertAfterSeconds=120');
+    const env = plainEnv(containerOf(only<V1Deployment>(manifests, 'Deployment')).env);
+    expect(env['THANOS_QUERY_URL']).toBe('http://thanos-query:9090');
+    expect(env['DELIVERY_CHECK_INTERVAL_SECONDS']).toBe('30');
+    expect(env['DELIVERY_ALERT_AFTER_SECONDS']).toBe('120');
+    expect(canonicalRules(only<V1Role>(manifests, 'Role').rules)).toEqual(
+      canonicalRules([...LEAST_PRIVILEGE_RULES, { apiGroups: [''], resources: ['pods'], verbs: ['list'] }]),
+    );
+    const off = plainEnv(containerOf(only<V1Deployment>(await render(), 'Deployment')).env);
+    expect(off['THANOS_QUERY_URL']).toBeUndefined();
+  });
+
   it('puts the IRSA role annotation on the ServiceAccount', async () => {
     const roleArn = 'arn:aws:iam::123456789012:role/thanos-store-discovery';
     const account = only<V1ServiceAccount>(

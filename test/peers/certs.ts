@@ -120,3 +120,38 @@ export async function createCertificates(dir: string): Promise<ControlPlaneCerts
     serviceAccountPrivateKey,
   };
 }
+
+/** For StoreAPI over TLS: a CA with a serving cert per name, a client cert (mTLS), and an unrelated CA. */
+export interface StoreTlsCerts {
+  caCert: string;
+  /** Trusts nothing the stores present. */
+  otherCaCert: string;
+  servers: Record<string, { cert: string; key: string }>;
+  /** The same names, signed by the other CA. */
+  untrustedServers: Record<string, { cert: string; key: string }>;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** `servers` maps a file name to the DNS name its certificate is for. */
+export async function createStoreTlsCertificates(dir: string, servers: Record<string, string>): Promise<StoreTlsCerts> {
+  const leafUsage = 'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature';
+  const [ca, other] = await Promise.all([createCa(dir, 'store-ca'), createCa(dir, 'other-ca')]);
+  const issue = (signer: { cert: string; key: string }, prefix: string) =>
+    Promise.all(
+      Object.entries(servers).map(
+        async ([name, dns]) =>
+          [name, await createLeaf(dir, `${prefix}-${name}`, signer, { cn: dns }, `${leafUsage}\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:${dns}`)] as const,
+      ),
+    );
+  const [issued, untrusted] = await Promise.all([issue(ca, 'store'), issue(other, 'untrusted-store')]);
+  const client = await createLeaf(dir, 'query-client', ca, { cn: 'thanos-query' }, `${leafUsage}\nextendedKeyUsage = clientAuth`);
+  return {
+    caCert: ca.cert,
+    otherCaCert: other.cert,
+    servers: Object.fromEntries(issued),
+    untrustedServers: Object.fromEntries(untrusted),
+    clientCert: client.cert,
+    clientKey: client.key,
+  };
+}

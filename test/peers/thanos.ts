@@ -26,7 +26,12 @@ export interface ThanosStore {
   stop(): Promise<void>;
 }
 
-export async function startThanosStore(options: { ip: string; grpcPort: number }): Promise<ThanosStore> {
+export async function startThanosStore(options: {
+  ip: string;
+  grpcPort: number;
+  /** gRPC over TLS with this serving pair; with `clientCa`, clients must present a certificate it signed (mTLS). */
+  tls?: { cert: string; key: string; clientCa?: string };
+}): Promise<ThanosStore> {
   const binary = await thanosBinary();
   const dir = await mkdtemp(join(tmpdir(), 'tsd-thanos-store-'));
   trackTempDir(dir);
@@ -45,6 +50,13 @@ export async function startThanosStore(options: { ip: string; grpcPort: number }
       `--grpc-address=${grpcAddress}`,
       `--http-address=${options.ip}:${httpPort}`,
       '--log.level=warn',
+      ...(options.tls === undefined
+        ? []
+        : [
+            `--grpc-server-tls-cert=${options.tls.cert}`,
+            `--grpc-server-tls-key=${options.tls.key}`,
+            ...(options.tls.clientCa === undefined ? [] : [`--grpc-server-tls-client-ca=${options.tls.clientCa}`]),
+          ]),
     ],
     logPath: join(dir, 'store.log'),
   });
@@ -81,13 +93,20 @@ export interface ThanosQuery {
  * `thanos query` reading its endpoints from `sdArgs` (the flags for the file in a ConfigMap volume), with `hosts` as
  * its only name resolution for the published names. Resolves once /-/ready answers; stores may come later.
  */
-export async function startThanosQuery(options: { hosts: HostsFile; sdArgs: readonly string[]; logPath: string }): Promise<ThanosQuery> {
+export async function startThanosQuery(options: {
+  hosts: HostsFile;
+  sdArgs: readonly string[];
+  logPath: string;
+  /** Where it serves HTTP, as a pod on its own IP would; a free port on 127.0.0.1 by default. */
+  http?: { ip: string; port: number };
+}): Promise<ThanosQuery> {
   const binary = await thanosBinary();
-  const [httpPort, grpcPort] = (await freePorts(2)) as [number, number];
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const [freeHttpPort, grpcPort] = (await freePorts(2)) as [number, number];
+  const { ip, port: httpPort } = options.http ?? { ip: '127.0.0.1', port: freeHttpPort };
+  const httpUrl = `http://${ip}:${httpPort}`;
   const wrapped = withPrivateHosts(options.hosts, binary, [
     'query',
-    `--http-address=127.0.0.1:${httpPort}`,
+    `--http-address=${ip}:${httpPort}`,
     `--grpc-address=127.0.0.1:${grpcPort}`,
     '--log.level=info',
     ...options.sdArgs,

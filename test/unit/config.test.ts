@@ -42,7 +42,63 @@ describe('loadConfig', () => {
       removal: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 10 },
       restartMinIntervalMs: 300_000,
       restartRevertLimit: 3,
+      endpointSettings: { tls: {}, serverNameFromHost: false, strictHosts: undefined, compression: undefined },
     });
+  });
+
+  it('reads the delivery check, off without THANOS_QUERY_URL', () => {
+    expect(loadConfig(REQUIRED).delivery).toBeUndefined();
+    expect(loadConfig({ ...REQUIRED, THANOS_QUERY_URL: 'http://thanos-query:9090' }).delivery).toEqual({
+      queryUrl: 'http://thanos-query:9090',
+      intervalMs: 30_000,
+      alertAfterMs: 300_000,
+    });
+    const set = { ...REQUIRED, THANOS_QUERY_URL: 'http://q:9090', DELIVERY_CHECK_INTERVAL_SECONDS: '5', DELIVERY_ALERT_AFTER_SECONDS: '0' };
+    expect(loadConfig(set).delivery).toEqual({ queryUrl: 'http://q:9090', intervalMs: 5_000, alertAfterMs: 0 });
+  });
+
+  it('reads the TLS and per-endpoint settings, leaving unset ones undefined', () => {
+    const { endpointSettings } = loadConfig({
+      ...REQUIRED,
+      OUTPUT_FORMAT: 'endpoint-config',
+      THANOS_TLS_CA_FILE: '/etc/thanos/tls/ca.crt',
+      THANOS_TLS_CERT_FILE: '/etc/thanos/tls/tls.crt',
+      THANOS_TLS_KEY_FILE: '/etc/thanos/tls/tls.key',
+      THANOS_TLS_MIN_VERSION: '1.2',
+      THANOS_TLS_SERVER_NAME_FROM_HOST: 'true',
+      THANOS_STRICT_ENDPOINTS: 'cluster-(a|b)-grpc\\..*',
+      THANOS_GRPC_COMPRESSION: 'snappy',
+    });
+    expect(endpointSettings.tls).toEqual({
+      enabled: undefined,
+      caFile: '/etc/thanos/tls/ca.crt',
+      certFile: '/etc/thanos/tls/tls.crt',
+      keyFile: '/etc/thanos/tls/tls.key',
+      insecureSkipVerify: undefined,
+      minVersion: '1.2',
+    });
+    expect(endpointSettings.serverNameFromHost).toBe(true);
+    expect(endpointSettings.compression).toBe('snappy');
+    expect(endpointSettings.strictHosts?.test('cluster-a-grpc.example.com')).toBe(true);
+    // Anchored: a pattern names whole hosts.
+    expect(endpointSettings.strictHosts?.test('old-cluster-a-grpc.example.com')).toBe(false);
+  });
+
+  it.each<[Record<string, string>, string[]]>([
+    [{ THANOS_TLS_ENABLED: 'true' }, ['THANOS_TLS_ENABLED need OUTPUT_FORMAT=endpoint-config: file_sd carries only addresses']],
+    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_CA_FILE: 'ca.crt' }, ['THANOS_TLS_CA_FILE="ca.crt" is not an absolute path (as mounted in the Thanos pod)']],
+    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_CERT_FILE: '/tls/c.crt' }, ['THANOS_TLS_CERT_FILE and THANOS_TLS_KEY_FILE go together (a client certificate needs its key)']],
+    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_ENABLED: 'false', THANOS_TLS_CA_FILE: '/tls/ca.crt' }, ['THANOS_TLS_ENABLED=false contradicts the TLS files or THANOS_TLS_INSECURE_SKIP_VERIFY that are set']],
+    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_MIN_VERSION: '1.4' }, ['THANOS_TLS_MIN_VERSION="1.4" is not one of 1.0, 1.1, 1.2, 1.3']],
+    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_GRPC_COMPRESSION: 'gzip' }, [
+      'THANOS_GRPC_COMPRESSION="gzip" is not one of none, snappy',
+      "THANOS_GRPC_COMPRESSION takes effect only with THANOS_TLS_SERVER_NAME_FROM_HOST=true; otherwise set Thanos' --grpc-compression flag",
+    ]],
+    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_STRICT_ENDPOINTS: 'a(' }, [expect.stringMatching(/^THANOS_STRICT_ENDPOINTS="a\(" is not a regular expression: /)]],
+    [{ THANOS_QUERY_URL: 'thanos-query:9090' }, ['THANOS_QUERY_URL is not an http(s) URL']],
+    [{ THANOS_QUERY_URL: 'http://q:9090', DELIVERY_ALERT_AFTER_SECONDS: 'soon' }, ['DELIVERY_ALERT_AFTER_SECONDS="soon" is not a whole number']],
+  ])('rejects the endpoint and delivery settings %j', (overrides, problems) => {
+    expect(problemsOf({ ...REQUIRED, ...overrides })).toEqual(problems);
   });
 
   it('reads every optional setting', () => {

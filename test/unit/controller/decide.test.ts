@@ -1,5 +1,6 @@
 import { decide, type DecisionInput, type ObservedState } from '../../../src/controller/decide.ts';
 import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
+import type { EndpointSettings } from '../../../src/endpoint-config/settings.ts';
 
 const HOSTS = ['b-grpc.x', 'a-grpc.x'];
 const ENDPOINTS = ['a-grpc.x:10901', 'b-grpc.x:10901'];
@@ -150,5 +151,38 @@ describe('decide', () => {
     expect(plan.restart).toEqual(restart);
     if (added) expect(plan.added).toEqual(added);
     if (removed) expect(plan.removed).toEqual(removed);
+  });
+
+  describe('with TLS or per-endpoint settings (endpoint-config)', () => {
+    const settings: EndpointSettings = { tls: { caFile: '/tls/ca.crt' }, serverNameFromHost: false, strictHosts: undefined, compression: undefined };
+    const plainText = renderEndpointsFile(ENDPOINTS, 'endpoint-config');
+    const converge = (text: string, hashAnnotation: string | undefined, withSettings = settings) => {
+      const plan = decide(
+        input(
+          { configMap: { exists: true, text, hashAnnotation }, deployment: { exists: true, hashAnnotation } },
+          { format: 'endpoint-config', settings: withSettings },
+        ),
+      );
+      if (plan.kind !== 'converge') throw new Error(`expected converge, got ${plan.kind}`);
+      return plan;
+    };
+
+    it('rewrites and rolls a published file that lacks the settings, then leaves the result alone', () => {
+      const first = converge(plainText, HASH);
+      expect(first.configMap).toEqual({ kind: 'update', reason: 'settings differ' });
+      expect(first.hash).not.toBe(HASH);
+      expect(first.restart).toEqual({ kind: 'patch' });
+      const second = converge(first.text, first.hash);
+      expect(second.configMap).toEqual({ kind: 'none' });
+      expect(second.restart).toEqual({ kind: 'none', reason: 'up to date' });
+    });
+
+    it('settings removed: back to the plain file and the plain hash', () => {
+      const withCa = converge(plainText, HASH);
+      const removed = converge(withCa.text, withCa.hash, { ...settings, tls: {} });
+      expect(removed.configMap).toEqual({ kind: 'update', reason: 'settings differ' });
+      expect(removed.text).toBe(plainText);
+      expect(removed.hash).toBe(HASH);
+    });
   });
 });

@@ -1,0 +1,38 @@
+import type { CoreV1Api, V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { Config } from '../config.ts';
+import { parseEndpointsFile } from '../controller/endpoints.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { EventRecorder } from '../sinks/event-recorder.ts';
+import type { Notifier } from '../sinks/mattermost-notifier.ts';
+import { DeliveryCheck } from './delivery-check.ts';
+
+/** The delivery check for `config`, reading what is published from the ConfigMap cache; undefined when it is off. */
+export function createDeliveryCheck(options: {
+  config: Config;
+  core: Pick<CoreV1Api, 'listNamespacedPod'>;
+  configMap: () => V1ConfigMap | undefined;
+  deployment: () => V1Deployment | undefined;
+  active: () => boolean;
+  events: EventRecorder | undefined;
+  notifier: Notifier;
+  metrics: Metrics;
+  logger: Logger;
+}): DeliveryCheck | undefined {
+  const { config, core, configMap } = options;
+  if (config.delivery === undefined) return undefined;
+  const { namespace, configMapKey } = config;
+  return new DeliveryCheck({
+    ...options,
+    serviceUrl: config.delivery.queryUrl,
+    intervalMs: config.delivery.intervalMs,
+    alertAfterMs: config.delivery.alertAfterMs,
+    published: () => {
+      const text = configMap()?.data?.[configMapKey];
+      if (text === undefined) return undefined;
+      const parsed = parseEndpointsFile(text);
+      return parsed.ok ? parsed.endpoints : undefined;
+    },
+    listPods: async (labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
+  });
+}
