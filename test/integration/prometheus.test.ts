@@ -100,7 +100,9 @@ describe('a real Prometheus scraping the controller', () => {
       // A wildcard that matches the suffix, so the labelled skip counter has a series too.
       const records = [...aRecords(hosts), { name: '\\052-grpc.internal.example.com', type: 'A' as const, value: '10.9.9.9' }];
       const { namespace, zone } = await suite.prepare({ prefix: 'prometheus', records });
-      const controller = await suite.startController(namespace, [zone], {}, { route53: 'proxy', hookUrl: suite.receiver.url });
+      // The delivery check on, so its series exist: no Thanos answers there, each read counts as an error.
+      const delivery = { THANOS_QUERY_URL: 'http://127.0.0.1:9/', DELIVERY_CHECK_INTERVAL_SECONDS: '1' };
+      const controller = await suite.startController(namespace, [zone], delivery, { route53: 'proxy', hookUrl: suite.receiver.url });
       await controller.waitUntilReady();
 
       prometheus = await startPrometheus({
