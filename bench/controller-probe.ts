@@ -24,7 +24,14 @@ export interface Probe {
 }
 
 /** `node <nodeArgs> <script>` with `env` alone (plus a free LISTEN_ADDRESS), logging to `dir/<name>.log`. */
-export async function startProbe(options: { node: string; nodeArgs: readonly string[]; script: string; env: Record<string, string>; dir: string; name: string }): Promise<Probe> {
+export async function startProbe(options: {
+  node: string;
+  nodeArgs: readonly string[];
+  script: string;
+  env: Record<string, string>;
+  dir: string;
+  name: string;
+}): Promise<Probe> {
   const port = await freePort();
   const proc = startPeerProcess({
     peer: options.name,
@@ -75,10 +82,20 @@ export async function startProbe(options: { node: string; nodeArgs: readonly str
  * Polls `condition` every `everyMs`; throws naming `what` after `timeoutMs`, with the end of the controller's log.
  * Each metrics scrape costs the controller CPU: while CPU is measured, check seldom.
  */
-export async function until(probe: Probe, condition: () => Promise<boolean> | boolean, what: string, timeoutMs: number, everyMs = 20): Promise<void> {
+export async function until(
+  probe: Probe,
+  condition: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs: number,
+  everyMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // A condition that throws (the controller not serving yet) counts as not yet.
-  while (!(await Promise.resolve().then(condition).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(condition)
+      .catch(() => false))
+  ) {
     if (probe.proc.hasExited()) throw new Error(`controller exited before ${what}:\n${probe.proc.logTail(20)}`);
     if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms:\n${probe.proc.logTail(20)}`);
     await sleep(everyMs);

@@ -16,14 +16,16 @@ const FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--single-t
 // Each entry keeps what it imports reachable, so the bundler cannot drop it.
 const ENTRIES: Record<string, string> = {
   'node alone': 'globalThis.kept = [];',
-  "client-node's KubeConfig + Watch": "import { KubeConfig, Watch } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch];",
+  "client-node's KubeConfig + Watch":
+    "import { KubeConfig, Watch } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch];",
   "client-node's KubeConfig + Watch + the generated Core, Apps and Coordination APIs":
     "import { KubeConfig, Watch, CoreV1Api, AppsV1Api, CoordinationV1Api } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch, CoreV1Api, AppsV1Api, CoordinationV1Api];",
   'AWS SDK Route53 client + ListResourceRecordSets':
     "import { Route53Client, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53'; globalThis.kept = [new Route53Client({ region: 'us-east-1' }), ListResourceRecordSetsCommand];",
   'prom-client (default metrics) + winston':
     "import { Registry, collectDefaultMetrics } from 'prom-client'; import winston from 'winston'; const r = new Registry(); collectDefaultMetrics({ register: r }); globalThis.kept = [r, winston.createLogger()];",
-  'yaml + p-retry + p-throttle': "import { parse } from 'yaml'; import pRetry from 'p-retry'; import pThrottle from 'p-throttle'; globalThis.kept = [parse, pRetry, pThrottle];",
+  'yaml + p-retry + p-throttle':
+    "import { parse } from 'yaml'; import pRetry from 'p-retry'; import pThrottle from 'p-throttle'; globalThis.kept = [parse, pRetry, pThrottle];",
 };
 
 // Runs after the bundle has loaded: memory once the start-up garbage had a chance to go, CPU spent so far.
@@ -50,14 +52,21 @@ try {
       return JSON.parse(run.stdout.trim()) as { rssMb: number; cpuSeconds: number };
     });
     const median = (pick: (r: { rssMb: number; cpuSeconds: number }) => number) => runs.map(pick).sort((a, b) => a - b)[1]!;
-    results.push({ entry: name, bundleKb: Math.round(bytes / 1024), rssMb: Number(median((r) => r.rssMb).toFixed(1)), cpuSeconds: Number(median((r) => r.cpuSeconds).toFixed(3)) });
+    results.push({
+      entry: name,
+      bundleKb: Math.round(bytes / 1024),
+      rssMb: Number(median((r) => r.rssMb).toFixed(1)),
+      cpuSeconds: Number(median((r) => r.cpuSeconds).toFixed(3)),
+    });
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
 const base = results[0]!;
 for (const r of results) {
-  console.log(`${r.entry.padEnd(84)} ${String(r.bundleKb).padStart(6)} KB  rss ${r.rssMb.toFixed(1).padStart(6)} MB (+${(r.rssMb - base.rssMb).toFixed(1)})  cpu ${r.cpuSeconds.toFixed(3)} s`);
+  console.log(
+    `${r.entry.padEnd(84)} ${String(r.bundleKb).padStart(6)} KB  rss ${r.rssMb.toFixed(1).padStart(6)} MB (+${(r.rssMb - base.rssMb).toFixed(1)})  cpu ${r.cpuSeconds.toFixed(3)} s`,
+  );
 }
 const out = fileURLToPath(new URL('./results/import-cost.json', import.meta.url));
 writeFileSync(out, `${JSON.stringify({ node: process.version, date: new Date().toISOString(), flags: FLAGS, results }, null, 2)}\n`);

@@ -5,7 +5,18 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE, bundleSizeMb, quiet, runOnce, soak, startPeers, type QuietResult, type RunOnceResult, type SoakResult, type Variant } from './real-peers.ts';
+import {
+  BUNDLE,
+  bundleSizeMb,
+  quiet,
+  runOnce,
+  soak,
+  startPeers,
+  type QuietResult,
+  type RunOnceResult,
+  type SoakResult,
+  type Variant,
+} from './real-peers.ts';
 
 // As the image and chart run it for the chart's default 192Mi limit: values.yaml `node.flags`, a heap cap of half the
 // limit, and the compile cache the Dockerfile makes.
@@ -73,7 +84,12 @@ function goals(report: Report) {
   const rows: { figure: string; measured: number; goal?: number; met?: boolean; olderTool?: number }[] = [];
   const row = (figure: string, measured: number | undefined, goal?: number, olderTool?: number) => {
     if (measured === undefined) return;
-    rows.push({ figure, measured, ...(goal === undefined ? {} : { goal, met: measured <= goal }), ...(olderTool === undefined ? {} : { olderTool }) });
+    rows.push({
+      figure,
+      measured,
+      ...(goal === undefined ? {} : { goal, met: measured <= goal }),
+      ...(olderTool === undefined ? {} : { olderTool }),
+    });
   };
   const at = (endpoints: number) => report.soaks?.results.find((s) => s.variant === CHART_DEFAULT.name && s.endpoints === endpoints);
   const once = report.runs?.results.find((r) => r.variant === CHART_DEFAULT.name && r.endpoints === 700);
@@ -88,7 +104,9 @@ function goals(report: Report) {
   row('start to ready, 700 endpoints (s)', at(700)?.startToReadySeconds);
   for (const r of rows) {
     const verdict = r.goal === undefined ? '    ' : r.met ? 'ok  ' : 'MISS';
-    console.log(`${verdict} ${r.figure.padEnd(58)} ${String(r.measured).padStart(8)}  goal ${String(r.goal ?? '-').padStart(5)}  older tool ${r.olderTool ?? '-'}`);
+    console.log(
+      `${verdict} ${r.figure.padEnd(58)} ${String(r.measured).padStart(8)}  goal ${String(r.goal ?? '-').padStart(5)}  older tool ${r.olderTool ?? '-'}`,
+    );
   }
   return rows;
 }

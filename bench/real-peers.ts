@@ -113,7 +113,10 @@ function compileCacheEnv(peers: Peers, variant: Variant): Record<string, string>
   if (!variant.compileCache) return {};
   const dir = join(peers.dir, `compile-cache-${variant.name.replace(/\W+/g, '-')}`);
   const env = { NODE_COMPILE_CACHE: dir };
-  spawnSync(process.execPath, [...variant.nodeArgs.filter((flag) => !flag.startsWith('--max-old-space-size')), variant.script], { env, stdio: 'ignore' });
+  spawnSync(process.execPath, [...variant.nodeArgs.filter((flag) => !flag.startsWith('--max-old-space-size')), variant.script], {
+    env,
+    stdio: 'ignore',
+  });
   return env;
 }
 
@@ -143,7 +146,13 @@ async function freshNamespace(peers: Peers, prefix: string): Promise<string> {
 }
 
 let runs = 0;
-async function launch(peers: Peers, variant: Variant, namespace: string, zone: string, extra: Record<string, string>): Promise<{ probe: Probe; startedAt: number }> {
+async function launch(
+  peers: Peers,
+  variant: Variant,
+  namespace: string,
+  zone: string,
+  extra: Record<string, string>,
+): Promise<{ probe: Probe; startedAt: number }> {
   const env = { ...controllerEnv(peers, namespace, zone, extra), ...compileCacheEnv(peers, variant) };
   const startedAt = performance.now();
   const probe = await startProbe({
@@ -173,7 +182,13 @@ async function atPollBoundary(probe: Probe, timeoutMs: number): Promise<{ polls:
  * after them, CPU and Route53 calls per poll. ROUTE53_MAX_RPS is raised for moto so that a 20k-endpoint poll
  * (68 pages) does not take 34 s of the soak; the budget itself is tested in test/integration/route53-budget.test.ts.
  */
-export async function soak(peers: Peers, variant: Variant, endpoints: number, soakPolls: number, pollIntervalSeconds: number): Promise<SoakResult> {
+export async function soak(
+  peers: Peers,
+  variant: Variant,
+  endpoints: number,
+  soakPolls: number,
+  pollIntervalSeconds: number,
+): Promise<SoakResult> {
   const zone = await peers.zone(endpoints);
   const recordSets = (await peers.route53.listRecordSets(zone)).recordSets.length;
   const namespace = await freshNamespace(peers, `soak${endpoints}`);
@@ -192,7 +207,13 @@ export async function soak(peers: Peers, variant: Variant, endpoints: number, so
     const cpuBefore = probe.cpuSeconds();
     await sleep((soakPolls - 1) * pollIntervalSeconds * 1000);
     // Checked seldom until the last poll is near: each scrape costs the controller CPU.
-    await until(probe, async () => (await probe.pollsAndCalls()).polls >= before.polls + soakPolls - 1, `${soakPolls} polls`, soakPolls * (pollIntervalSeconds + 30) * 1000, 250);
+    await until(
+      probe,
+      async () => (await probe.pollsAndCalls()).polls >= before.polls + soakPolls - 1,
+      `${soakPolls} polls`,
+      soakPolls * (pollIntervalSeconds + 30) * 1000,
+      250,
+    );
     const end = await atPollBoundary(probe, 60_000);
     const cpu = probe.cpuSeconds() - cpuBefore;
     const pollsDone = end.polls - before.polls;
@@ -220,7 +241,10 @@ export async function soak(peers: Peers, variant: Variant, endpoints: number, so
 export async function runOnce(peers: Peers, variant: Variant, endpoints: number): Promise<RunOnceResult> {
   const zone = await peers.zone(endpoints);
   const namespace = await freshNamespace(peers, `once${endpoints}`);
-  const env = { ...controllerEnv(peers, namespace, zone, { RUN_ONCE: 'true', ROUTE53_MAX_RPS: '50', LISTEN_ADDRESS: '127.0.0.1:0' }), ...compileCacheEnv(peers, variant) };
+  const env = {
+    ...controllerEnv(peers, namespace, zone, { RUN_ONCE: 'true', ROUTE53_MAX_RPS: '50', LISTEN_ADDRESS: '127.0.0.1:0' }),
+    ...compileCacheEnv(peers, variant),
+  };
   const run = () => {
     const result = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...variant.nodeArgs, variant.script], {
       env,

@@ -99,23 +99,40 @@ for (const clusters of [700, 10_000, 20_000]) {
   const endpoints = toEndpoints(hosts, 10901);
   const text = renderEndpointsFile(endpoints, 'file_sd');
   // The older tool's text for the same set: Route53's order, absolute names, no final newline.
-  const olderText = `- targets:\n${[...hosts].reverse().map((host) => `  - ${host}.:10901`).join('\n')}`;
+  const olderText = `- targets:\n${[...hosts]
+    .reverse()
+    .map((host) => `  - ${host}.:10901`)
+    .join('\n')}`;
   const pass = (published: string) => () =>
     decide({
       desiredHosts: hosts,
       port: 10901,
       format: 'file_sd',
       restartMode: 'annotation',
-      observed: { configMap: { exists: true, text: published, hashAnnotation: undefined }, deployment: { exists: true, hashAnnotation: hashEndpoints(endpoints) } },
+      observed: {
+        configMap: { exists: true, text: published, hashAnnotation: undefined },
+        deployment: { exists: true, hashAnnotation: hashEndpoints(endpoints) },
+      },
     });
   results.push(
     await measure('select hosts from records', records.length, ...budget(40, 2), () => selectEndpointHosts(records, '-grpc')),
-    await measure('render + hash', endpoints.length, ...budget(5, 2), () => hashEndpoints(endpoints) + renderEndpointsFile(endpoints, 'file_sd')),
+    await measure(
+      'render + hash',
+      endpoints.length,
+      ...budget(5, 2),
+      () => hashEndpoints(endpoints) + renderEndpointsFile(endpoints, 'file_sd'),
+    ),
     await measure('parse the published file (scanner)', endpoints.length, ...budget(10, 2), () => parseEndpointsFile(text)),
     await measure('decide a steady-state pass', endpoints.length, ...budget(10, 2), pass(text)),
     await measure("decide a pass adopting the older tool's file", endpoints.length, ...budget(40, 2), pass(olderText)),
     await measure('read all pages (in-memory Route53)', records.length, ...budget(100, 4), () =>
-      createRoute53Reader({ client: pagedClient(records), zones: ['Z1'], suffix: '-grpc', metrics: createMetrics(), logger: createSilentLogger() }).read(),
+      createRoute53Reader({
+        client: pagedClient(records),
+        zones: ['Z1'],
+        suffix: '-grpc',
+        metrics: createMetrics(),
+        logger: createSilentLogger(),
+      }).read(),
     ),
   );
 }
@@ -124,6 +141,8 @@ const report = { node: process.version, date: new Date().toISOString(), results 
 const out = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 for (const r of results) {
-  console.log(`${r.met ? 'ok  ' : 'MISS'} ${r.name.padEnd(46)} n=${String(r.records).padStart(6)} median ${String(r.medianMs).padStart(8)} ms (target ${r.targetMs}) retained ${r.retainedMb} MB (target ${r.targetRetainedMb})`);
+  console.log(
+    `${r.met ? 'ok  ' : 'MISS'} ${r.name.padEnd(46)} n=${String(r.records).padStart(6)} median ${String(r.medianMs).padStart(8)} ms (target ${r.targetMs}) retained ${r.retainedMb} MB (target ${r.targetRetainedMb})`,
+  );
 }
 console.log(`results written to ${out}`);

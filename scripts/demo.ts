@@ -24,7 +24,13 @@ import { startControlPlane, type ControlPlane } from '../test/peers/control-plan
 import { startMoto, type Moto } from '../test/peers/moto.ts';
 import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady, type PeerProcess } from '../test/peers/peer-process.ts';
 import { freePort } from '../test/peers/ports.ts';
-import { route53Fixture, TEST_AWS_CREDENTIALS, TEST_AWS_REGION, type FixtureRecord, type Route53Fixture } from '../test/peers/route53-fixture.ts';
+import {
+  route53Fixture,
+  TEST_AWS_CREDENTIALS,
+  TEST_AWS_REGION,
+  type FixtureRecord,
+  type Route53Fixture,
+} from '../test/peers/route53-fixture.ts';
 import { controllerEnv } from '../test/support/controller-process.ts';
 import { createThanosDeployment, expectedFileSd, THANOS_DEPLOYMENT } from '../test/support/thanos.ts';
 import { waitFor } from '../test/support/wait.ts';
@@ -143,12 +149,22 @@ function recordColumns(record: FixtureRecord): string[] {
 /** Rows of cells as text columns, each as wide as its widest cell. */
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function seedRoute53(route53: Route53Fixture): Promise<string> {
   const zoneId = await route53.createPrivateZone(ZONE);
-  await route53.upsertRecords(zoneId, SEEDED.map((s) => s.record));
+  await route53.upsertRecords(
+    zoneId,
+    SEEDED.map((s) => s.record),
+  );
   narrate(`created Route53 private zone ${ZONE} (id ${zoneId}) with these records:`);
   block(table(SEEDED.map((s) => [...recordColumns(s.record), s.note])));
   return zoneId;
@@ -221,7 +237,9 @@ async function startThanos(kubeConfig: KubeConfig): Promise<void> {
     return;
   }
   const hosts = [...SEEDED.slice(0, 3).map((s) => s.record.name), ADDED.name];
-  narrate(`starting ${hosts.length} real \`thanos store\` servers (one per cluster name, on loopback) and Thanos Query reading the ConfigMap through a kubelet-style volume; each rollout starts a new Thanos pod`);
+  narrate(
+    `starting ${hosts.length} real \`thanos store\` servers (one per cluster name, on loopback) and Thanos Query reading the ConfigMap through a kubelet-style volume; each rollout starts a new Thanos pod`,
+  );
   running.thanos = await startThanosView({ kubeConfig, namespace: NAMESPACE, hosts });
 }
 
@@ -279,7 +297,9 @@ async function main(exitAfterSeconds: number | undefined): Promise<void> {
   }
 
   chapter('Starting the peers');
-  narrate('making sure etcd, kube-apiserver and moto are built (cached in ~/.cache/thanos-store-discovery; the first run builds them from source: several minutes)');
+  narrate(
+    'making sure etcd, kube-apiserver and moto are built (cached in ~/.cache/thanos-store-discovery; the first run builds them from source: several minutes)',
+  );
   await resolvePeerBinaries(['etcd', 'kube-apiserver', 'moto'], { onLog: (line) => block(line, 2) });
   const { controlPlane, moto } = await startPeers();
   const kubeConfig = controlPlane.kubeConfig();

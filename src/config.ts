@@ -178,7 +178,12 @@ function parseListenAddress(reader: EnvReader): Config['listen'] {
 function parseLeaderElection(reader: EnvReader, env: Env): Config['leaderElection'] {
   if (!reader.boolean('LEADER_ELECTION')) return undefined;
   return {
-    leaseName: reader.optional('LEADER_ELECTION_LEASE_NAME', 'thanos-store-discovery', DNS_SUBDOMAIN, 'a valid Lease name (DNS-1123 subdomain)'),
+    leaseName: reader.optional(
+      'LEADER_ELECTION_LEASE_NAME',
+      'thanos-store-discovery',
+      DNS_SUBDOMAIN,
+      'a valid Lease name (DNS-1123 subdomain)',
+    ),
     // The pod name (downward API) names the holder in `kubectl get lease`. The random suffix, as client-go adds,
     // keeps two processes on one host (host network, a copied pod spec) from both believing they hold the lease.
     identity: `${reader.raw('POD_NAME') ?? env['HOSTNAME'] ?? hostname()}_${randomBytes(4).toString('hex')}`,
@@ -197,7 +202,8 @@ function parseRemovalPolicy(reader: EnvReader): RemovalPolicy {
 
 function parseEndpointSettings(reader: EnvReader, format: OutputFormat): EndpointSettings {
   const flag = (name: string) => (reader.raw(name) === undefined ? undefined : reader.boolean(name));
-  const choice = <T extends string>(name: string, choices: readonly T[]) => (reader.raw(name) === undefined ? undefined : reader.oneOf(name, choices, choices[0]!));
+  const choice = <T extends string>(name: string, choices: readonly T[]) =>
+    reader.raw(name) === undefined ? undefined : reader.oneOf(name, choices, choices[0]!);
   const settings: EndpointSettings = {
     tls: {
       enabled: flag('THANOS_TLS_ENABLED'),

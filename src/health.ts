@@ -21,9 +21,7 @@ export class Heartbeat {
 
   check(): CheckResult {
     const silentMs = this.now() - this.last;
-    return silentMs <= this.maxSilenceMs
-      ? { ok: true }
-      : { ok: false, reason: `no poll finished for ${Math.round(silentMs / 1000)}s` };
+    return silentMs <= this.maxSilenceMs ? { ok: true } : { ok: false, reason: `no poll finished for ${Math.round(silentMs / 1000)}s` };
   }
 }
 

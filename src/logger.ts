@@ -8,11 +8,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export function createLogger(level: LogLevel = 'info'): Logger {
   return winston.createLogger({
     level,
-    format: winston.format.combine(
-      winston.format.timestamp(),
-      winston.format.errors({ stack: false }),
-      winston.format.json(),
-    ),
+    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
     defaultMeta: { app: 'thanos-store-discovery' },
     transports: [new winston.transports.Console({ stderrLevels: [] })],
   });

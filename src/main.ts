@@ -104,16 +104,17 @@ async function main(): Promise<number> {
   });
 
   // A run-once pass is one short job, as the CronJob was: it never campaigns.
-  const elector = config.leaderElection && !config.runOnce
-    ? new LeaderElector({
-        coordination: makeApiClient(kubeConfig, CoordinationV1Api, KUBERNETES_REQUEST_TIMEOUT_MS),
-        namespace,
-        name: config.leaderElection.leaseName,
-        identity: config.leaderElection.identity,
-        logger,
-        metrics,
-      })
-    : undefined;
+  const elector =
+    config.leaderElection && !config.runOnce
+      ? new LeaderElector({
+          coordination: makeApiClient(kubeConfig, CoordinationV1Api, KUBERNETES_REQUEST_TIMEOUT_MS),
+          namespace,
+          name: config.leaderElection.leaseName,
+          identity: config.leaderElection.identity,
+          logger,
+          metrics,
+        })
+      : undefined;
   const fence = new WriteFence(elector);
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);

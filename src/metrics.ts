@@ -107,9 +107,17 @@ export function createMetrics(registry: Registry = new Registry()) {
       help: '1 while restarts are suspended because the annotation keeps being reverted (GitOps self-heal).',
       registers,
     }),
-    leader: new Gauge({ name: `${PREFIX}leader`, help: '1 while this replica holds the leader lease (or runs without leader election).', registers }),
+    leader: new Gauge({
+      name: `${PREFIX}leader`,
+      help: '1 while this replica holds the leader lease (or runs without leader election).',
+      registers,
+    }),
     workQueueDepth: new Gauge({ name: `${PREFIX}workqueue_depth`, help: 'Reconcile requests waiting in the work queue.', registers }),
-    workQueueRetries: new Counter({ name: `${PREFIX}workqueue_retries_total`, help: 'Reconcile passes retried after a failure.', registers }),
+    workQueueRetries: new Counter({
+      name: `${PREFIX}workqueue_retries_total`,
+      help: 'Reconcile passes retried after a failure.',
+      registers,
+    }),
     informerEvents: new Counter({
       name: `${PREFIX}informer_events_total`,
       help: 'Informer requests and lifecycle events by resource: list, watch (each watch request), expired (410 Gone, relist), inactive (quiet past the deadline), error.',

@@ -47,5 +47,7 @@ export function formatLogLine(line: string, paint: Paint = plain): string {
     .filter(([key]) => !HIDDEN.has(key))
     .map(([key, value]) => paint('dim', formatField(key, value)));
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the message is printed as it came, whatever its type
-  return [paint('gray', clockTime(record['timestamp'])), paint(style, level.padEnd(5)), String(record['message'] ?? ''), ...fields].join(' ');
+  return [paint('gray', clockTime(record['timestamp'])), paint(style, level.padEnd(5)), String(record['message'] ?? ''), ...fields].join(
+    ' ',
+  );
 }

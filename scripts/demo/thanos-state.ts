@@ -38,7 +38,10 @@ export function settled(state: ThanosState): boolean {
 export function describeThanosState(state: ThanosState, namespace: string): string {
   return [
     `ConfigMap ${namespace}/${THANOS_CONFIGMAP}, key ${SD_KEY}:`,
-    ...(state.fileSd ?? '(none)\n').replace(/\n$/, '').split('\n').map((line) => `  ${line}`),
+    ...(state.fileSd ?? '(none)\n')
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((line) => `  ${line}`),
     `Deployment ${namespace}/${THANOS_DEPLOYMENT}, pod template annotation (generation ${state.generation ?? '?'}):`,
     `  ${HASH_ANNOTATION}: ${state.templateHash ?? '(none)'}`,
   ].join('\n');

@@ -25,7 +25,11 @@ export function thanosViewUnavailable(): string | undefined {
   return process.getuid?.() === 0 ? undefined : 'it needs root (Thanos Query gets a private /etc/hosts through unshare --mount)';
 }
 
-export async function startThanosView(options: { kubeConfig: KubeConfig; namespace: string; hosts: readonly string[] }): Promise<ThanosView> {
+export async function startThanosView(options: {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  hosts: readonly string[];
+}): Promise<ThanosView> {
   const dir = await mkdtemp(join(tmpdir(), 'tsd-demo-thanos-'));
   const hostsFile = new HostsFile(join(dir, 'hosts'));
   const net = `127.${randomInt(16, 250)}.${randomInt(1, 250)}`;

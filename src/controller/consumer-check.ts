@@ -99,7 +99,9 @@ function holdsConfigMap(volume: V1Volume, name: string): boolean {
 
 /** Where the key lands inside the volume (its `items` may rename or leave it out), or undefined when it does not. */
 function fileInVolume(volume: V1Volume, expected: ConsumerExpectation): string | undefined {
-  const sources = volume.configMap ? [volume.configMap] : (volume.projected?.sources ?? []).flatMap((s) => (s.configMap ? [s.configMap] : []));
+  const sources = volume.configMap
+    ? [volume.configMap]
+    : (volume.projected?.sources ?? []).flatMap((s) => (s.configMap ? [s.configMap] : []));
   for (const source of sources) {
     if (source.name !== expected.configMapName) continue;
     if (source.items === undefined) return expected.configMapKey;
@@ -132,7 +134,15 @@ function readsFile(value: string, path: string): boolean {
   return posix.normalize(value) === path || matchesGlob(path, value);
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000,
+};
 
 /** A Prometheus duration (`30s`, `1m30s`, `5m`), as Thanos' flags take them; undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {

@@ -2,7 +2,13 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventRecorder } from '../sinks/event-recorder.ts';
-import { checkConsumer, CONSUMER_PROBLEMS, type ConsumerExpectation, type ConsumerProblem, type ConsumerProblemReason } from './consumer-check.ts';
+import {
+  checkConsumer,
+  CONSUMER_PROBLEMS,
+  type ConsumerExpectation,
+  type ConsumerProblem,
+  type ConsumerProblemReason,
+} from './consumer-check.ts';
 
 /**
  * Tells when the Thanos Deployment cannot consume the published file: a warning log and a Kubernetes Event on the

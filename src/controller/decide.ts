@@ -33,9 +33,7 @@ export type ConfigMapAction =
       detail?: string;
     };
 
-export type RestartAction =
-  | { kind: 'none'; reason: 'disabled' | 'deployment missing' | 'up to date' | 'adopted' }
-  | { kind: 'patch' };
+export type RestartAction = { kind: 'none'; reason: 'disabled' | 'deployment missing' | 'up to date' | 'adopted' } | { kind: 'patch' };
 
 export type Plan =
   | { kind: 'wait'; reason: 'no successful Route53 poll yet' }
@@ -80,7 +78,10 @@ type Published =
   | { state: 'unreadable'; reason: string; endpoints: Endpoint[] }
   | { state: 'readable'; format: OutputFormat; endpoints: Endpoint[] };
 
-function readPublished(configMap: ObservedState['configMap'], rendered: { text: string; format: OutputFormat; endpoints: Endpoint[] }): Published {
+function readPublished(
+  configMap: ObservedState['configMap'],
+  rendered: { text: string; format: OutputFormat; endpoints: Endpoint[] },
+): Published {
   if (!configMap.exists) return { state: 'missing', endpoints: [] };
   if (configMap.text === undefined) return { state: 'key missing', endpoints: [] };
   // The steady state: what is published is what we would write, so there is nothing to parse.
@@ -98,7 +99,12 @@ function samePending(input: DecisionInput): boolean {
 
 export const NOTHING_PENDING = '{}';
 
-function decideConfigMap(published: Published, endpoints: readonly Endpoint[], format: OutputFormat, pendingSame: boolean): ConfigMapAction {
+function decideConfigMap(
+  published: Published,
+  endpoints: readonly Endpoint[],
+  format: OutputFormat,
+  pendingSame: boolean,
+): ConfigMapAction {
   switch (published.state) {
     case 'missing':
       return { kind: 'create' };

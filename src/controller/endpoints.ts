@@ -60,9 +60,7 @@ export function hashEndpoints(endpoints: readonly Endpoint[]): string {
   return createHash('sha256').update(sortedUnique(endpoints).join('\n')).digest('hex').slice(0, 16);
 }
 
-export type ParsedEndpointsFile =
-  | { ok: true; format: OutputFormat; endpoints: Endpoint[] }
-  | { ok: false; reason: string };
+export type ParsedEndpointsFile = { ok: true; format: OutputFormat; endpoints: Endpoint[] } | { ok: false; reason: string };
 
 /**
  * Reads either format; anything else (bad YAML, wrong shape, bad address) is reported with its reason. The layouts
@@ -123,9 +121,7 @@ function toParsed(format: OutputFormat, addresses: readonly unknown[]): ParsedEn
   return { ok: true, format, endpoints: sortedUnique(endpoints) };
 }
 
-function extractAddresses(
-  document: unknown,
-): { ok: true; format: OutputFormat; values: unknown[] } | { ok: false; reason: string } {
+function extractAddresses(document: unknown): { ok: true; format: OutputFormat; values: unknown[] } | { ok: false; reason: string } {
   if (Array.isArray(document)) {
     const values: unknown[] = [];
     for (const group of document) {
@@ -146,10 +142,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function diffEndpoints(
-  before: readonly Endpoint[],
-  after: readonly Endpoint[],
-): { added: Endpoint[]; removed: Endpoint[] } {
+export function diffEndpoints(before: readonly Endpoint[], after: readonly Endpoint[]): { added: Endpoint[]; removed: Endpoint[] } {
   if (before === after) return { added: [], removed: [] };
   const old = new Set(before);
   const next = new Set(after);

@@ -148,7 +148,12 @@ export class SingleObjectInformer<T extends WatchedObject> {
     this.resourceVersion = list.metadata?.resourceVersion;
     const first = !this.synced;
     this.synced = true;
-    if (first) this.options.logger.info('informer synced', { resource: this.options.resource, namespace: this.options.namespace, name: this.options.name });
+    if (first)
+      this.options.logger.info('informer synced', {
+        resource: this.options.resource,
+        namespace: this.options.namespace,
+        name: this.options.name,
+      });
     // The first list always starts a pass; a relist only when it found something the watch missed.
     if (this.store(list.items.find((item) => item.metadata?.name === this.options.name)) || first) this.options.onChange();
     await this.startWatch();
@@ -189,7 +194,11 @@ export class SingleObjectInformer<T extends WatchedObject> {
     if (type === 'ERROR') {
       const status = object as { code?: number; message?: string } | undefined;
       this.endWatch();
-      this.onWatchEnd(status?.code === 410 ? new ResourceVersionExpired(status.message ?? 'resourceVersion expired') : new Error(`watch error: ${status?.message ?? JSON.stringify(object)}`));
+      this.onWatchEnd(
+        status?.code === 410
+          ? new ResourceVersionExpired(status.message ?? 'resourceVersion expired')
+          : new Error(`watch error: ${status?.message ?? JSON.stringify(object)}`),
+      );
       return;
     }
     const item = object as T;
@@ -292,6 +301,7 @@ export function decisionKey(object: WatchedObject & { spec?: unknown; data?: unk
 }
 
 function statusCodeOf(error: unknown): number | undefined {
-  const code = (error as { statusCode?: unknown; code?: unknown } | undefined)?.statusCode ?? (error as { code?: unknown } | undefined)?.code;
+  const code =
+    (error as { statusCode?: unknown; code?: unknown } | undefined)?.statusCode ?? (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'number' ? code : undefined;
 }

@@ -226,7 +226,10 @@ export class Reconciler {
   private noteReverts(observation: ReturnType<typeof observeRevert>): void {
     const { metrics, logger, notifier, config } = this.options;
     const wasStopped = this.reverts.stopped;
-    this.reverts = trackReverts(this.reverts, observation, this.now(), { maxReverts: config.restartRevertLimit, windowMs: REVERT_WINDOW_MS });
+    this.reverts = trackReverts(this.reverts, observation, this.now(), {
+      maxReverts: config.restartRevertLimit,
+      windowMs: REVERT_WINDOW_MS,
+    });
     if (observation === 'reverted') {
       metrics.restartReverts.inc();
       logger.warn('our endpoints-hash annotation was reverted on the Deployment by someone else', { reverts: this.reverts.reverts.length });

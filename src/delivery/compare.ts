@@ -42,7 +42,11 @@ export function compareDelivery(published: readonly Endpoint[], reads: readonly 
   const wanted = new Set(published);
   const byEndpoint = new Map<Endpoint, EndpointDelivery>();
   for (const endpoint of published) byEndpoint.set(endpoint, { endpoint, state: 'healthy', sources: [] });
-  const worsen = (entry: EndpointDelivery, state: Exclude<DeliveryState, 'unpublished'>, source: { source: string; lastError?: string }) => {
+  const worsen = (
+    entry: EndpointDelivery,
+    state: Exclude<DeliveryState, 'unpublished'>,
+    source: { source: string; lastError?: string },
+  ) => {
     const current = RANK[entry.state as keyof typeof RANK];
     if (RANK[state] > current) {
       entry.state = state;

@@ -10,13 +10,20 @@ import { hasEndpointSettings, type EndpointSettings } from './settings.ts';
  * existed, so an upgrade writes nothing and rolls nothing; with settings the hash covers them too, since a changed
  * CA or server name changes what Thanos connects to as much as a changed address does.
  */
-export function renderPublished(endpoints: readonly Endpoint[], format: OutputFormat, settings: EndpointSettings | undefined): { text: string; hash: string } {
+export function renderPublished(
+  endpoints: readonly Endpoint[],
+  format: OutputFormat,
+  settings: EndpointSettings | undefined,
+): { text: string; hash: string } {
   if (format !== 'endpoint-config' || !hasEndpointSettings(settings)) {
     return { text: renderEndpointsFile(endpoints, format), hash: hashEndpoints(endpoints) };
   }
   const text = renderEndpointConfig(endpoints.map(absolute), settings);
   const fingerprint = settingsFingerprint(parseYaml(text));
-  const hash = createHash('sha256').update(`${hashEndpoints(endpoints)}\n${fingerprint}`).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(`${hashEndpoints(endpoints)}\n${fingerprint}`)
+    .digest('hex')
+    .slice(0, 16);
   return { text, hash };
 }
 

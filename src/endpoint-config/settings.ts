@@ -27,7 +27,12 @@ export const COMPRESSIONS = ['none', 'snappy'] as const;
 
 export function hasEndpointSettings(settings: EndpointSettings | undefined): settings is EndpointSettings {
   if (settings === undefined) return false;
-  return Object.values(settings.tls).some((value) => value !== undefined) || settings.serverNameFromHost || settings.strictHosts !== undefined || settings.compression !== undefined;
+  return (
+    Object.values(settings.tls).some((value) => value !== undefined) ||
+    settings.serverNameFromHost ||
+    settings.strictHosts !== undefined ||
+    settings.compression !== undefined
+  );
 }
 
 /** The environment variable behind each setting, for error messages. */
@@ -52,7 +57,8 @@ export function endpointSettingsProblems(settings: EndpointSettings, format: str
   }
   for (const field of ['caFile', 'certFile', 'keyFile'] as const) {
     const path = tls[field];
-    if (path !== undefined && !isAbsolute(path)) problems.push(`${SETTING_VARIABLES[field]}="${path}" is not an absolute path (as mounted in the Thanos pod)`);
+    if (path !== undefined && !isAbsolute(path))
+      problems.push(`${SETTING_VARIABLES[field]}="${path}" is not an absolute path (as mounted in the Thanos pod)`);
   }
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     problems.push(`${SETTING_VARIABLES.certFile} and ${SETTING_VARIABLES.keyFile} go together (a client certificate needs its key)`);
@@ -64,17 +70,19 @@ export function endpointSettingsProblems(settings: EndpointSettings, format: str
   // Thanos v0.42 reads compression only from an endpoint's own client_config, and only when that has TLS settings
   // of its own (server_name here); for the others it uses its --grpc-compression flag.
   if (settings.compression !== undefined && !settings.serverNameFromHost) {
-    problems.push(`${SETTING_VARIABLES.compression} takes effect only with ${SETTING_VARIABLES.serverNameFromHost}=true; otherwise set Thanos' --grpc-compression flag`);
+    problems.push(
+      `${SETTING_VARIABLES.compression} takes effect only with ${SETTING_VARIABLES.serverNameFromHost}=true; otherwise set Thanos' --grpc-compression flag`,
+    );
   }
   return problems;
 }
 
 function usedVariables(settings: EndpointSettings): string[] {
   const used: string[] = [];
-  for (const [field, value] of Object.entries(settings.tls)) if (value !== undefined) used.push(SETTING_VARIABLES[field as keyof EndpointSettings['tls']]);
+  for (const [field, value] of Object.entries(settings.tls))
+    if (value !== undefined) used.push(SETTING_VARIABLES[field as keyof EndpointSettings['tls']]);
   if (settings.serverNameFromHost) used.push(SETTING_VARIABLES.serverNameFromHost);
   if (settings.strictHosts !== undefined) used.push(SETTING_VARIABLES.strictHosts);
   if (settings.compression !== undefined) used.push(SETTING_VARIABLES.compression);
   return used;
 }
-

@@ -80,7 +80,8 @@ export function buildRestartMessage(request: RestartRequest, maxBytes = MAX_EVEN
   if (request.added.length === 0 && request.removed.length === 0) return `${head}endpoints hash is now ${request.hash}`;
   const addedLabel = 'added ';
   const removedLabel = request.added.length > 0 ? '; removed ' : 'removed ';
-  let budget = maxBytes - bytes(head) - (request.added.length > 0 ? bytes(addedLabel) : 0) - (request.removed.length > 0 ? bytes(removedLabel) : 0);
+  let budget =
+    maxBytes - bytes(head) - (request.added.length > 0 ? bytes(addedLabel) : 0) - (request.removed.length > 0 ? bytes(removedLabel) : 0);
   let message = head;
   if (request.added.length > 0) {
     // Half for each list when both are present; whatever the added list leaves unused goes to the removed one.

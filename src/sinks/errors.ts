@@ -14,7 +14,9 @@ export class KubernetesWriteError extends Error {
 
   constructor(options: { resource: string; operation: string; cause: unknown; detail?: string }) {
     const detail = options.detail === undefined ? '' : ` ${options.detail}`;
-    super(`${options.operation} of ${options.resource} failed${detail}: ${describeKubernetesError(options.cause)}`, { cause: options.cause });
+    super(`${options.operation} of ${options.resource} failed${detail}: ${describeKubernetesError(options.cause)}`, {
+      cause: options.cause,
+    });
     this.resource = options.resource;
     this.status = apiStatusCode(options.cause);
   }

@@ -18,7 +18,11 @@ export interface EventRecorder {
 }
 
 /** core/v1 Events in the controller's namespace, so `kubectl describe` shows what the controller did. */
-export function createEventRecorder(options: { core: Pick<CoreV1Api, 'createNamespacedEvent'>; namespace: string; logger: Logger }): EventRecorder {
+export function createEventRecorder(options: {
+  core: Pick<CoreV1Api, 'createNamespacedEvent'>;
+  namespace: string;
+  logger: Logger;
+}): EventRecorder {
   const { core, namespace, logger } = options;
   return {
     async record(event) {

@@ -105,7 +105,12 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
     }
   }
 
-  async function readZone(zone: string, signal: AbortSignal | undefined, hosts: Set<string>, counter: { requests: number }): Promise<number> {
+  async function readZone(
+    zone: string,
+    signal: AbortSignal | undefined,
+    hosts: Set<string>,
+    counter: { requests: number },
+  ): Promise<number> {
     const started = performance.now();
     const onSkip = (record: string, reason: SkipReason, detail: string) => {
       metrics.recordsSkipped.inc({ reason });

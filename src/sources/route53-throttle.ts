@@ -10,12 +10,13 @@ type Send = Pick<Route53Client, 'send'>;
  * through here, retries included. A request still waiting for its turn when its signal aborts is never sent.
  */
 export function throttleRoute53(client: Send, maxRps: number): Send {
-  const throttled = pThrottle({ limit: maxRps, interval: 1_000, strict: true })(
-    (command: unknown, options: { abortSignal?: AbortSignal } | undefined) => {
-      options?.abortSignal?.throwIfAborted();
-      return (client.send as (command: unknown, options?: unknown) => Promise<unknown>)(command, options);
-    },
-  );
+  const throttled = pThrottle({ limit: maxRps, interval: 1_000, strict: true })((
+    command: unknown,
+    options: { abortSignal?: AbortSignal } | undefined,
+  ) => {
+    options?.abortSignal?.throwIfAborted();
+    return (client.send as (command: unknown, options?: unknown) => Promise<unknown>)(command, options);
+  });
   const send = async (command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
     const signal = options?.abortSignal;
     if (!signal) return throttled(command, options);
@@ -24,7 +25,9 @@ export function throttleRoute53(client: Send, maxRps: number): Send {
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
-      throttled(command, options).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      throttled(command, options)
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener('abort', onAbort));
     });
   };
   return { send } as unknown as Send;

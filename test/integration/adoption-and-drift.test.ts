@@ -70,7 +70,11 @@ describe('a ConfigMap changed by others', () => {
 
   /** A namespace with the Deployment, a zone with `hosts`, and a controller that polled once and converged on them. */
   async function convergedWithoutFurtherPolls(prefix: string, hosts: readonly string[]) {
-    const { kubeConfig, namespace, zone } = await suite.prepare({ prefix, domain: `${prefix}.internal.example.com`, records: aRecords(hosts) });
+    const { kubeConfig, namespace, zone } = await suite.prepare({
+      prefix,
+      domain: `${prefix}.internal.example.com`,
+      records: aRecords(hosts),
+    });
     // The first poll happens at start; the next one would come after an hour, so any repair comes from the watch.
     const running = await suite.startController(namespace, [zone], { POLL_INTERVAL_SECONDS: '3600' });
     const repaired = async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(hosts);
@@ -95,83 +99,102 @@ describe('a ConfigMap changed by others', () => {
   async function editByHand(kubeConfig: KubeConfig, namespace: string): Promise<void> {
     const current = await readConfigMap(kubeConfig, namespace);
     const text = expectedFileSd(['intruder-grpc.internal.example.com']);
-    await core(kubeConfig).replaceNamespacedConfigMap({ name: THANOS_CONFIGMAP, namespace, body: { ...current, data: { [SD_KEY]: text } } });
+    await core(kubeConfig).replaceNamespacedConfigMap({
+      name: THANOS_CONFIGMAP,
+      namespace,
+      body: { ...current, data: { [SD_KEY]: text } },
+    });
   }
 
-  it('repairs a hand edit and a deletion from the last read set, with no poll and no restart', suite.logged(async () => {
-    const hosts = ['cluster-a-grpc.repair.internal.example.com', 'cluster-b-grpc.repair.internal.example.com'];
-    const { kubeConfig, namespace, running, repaired, expectNoPollNoRestart } = await convergedWithoutFurtherPolls('repair', hosts);
-    const passes = () => running.metric(METRICS.reconciles, { outcome: 'success' });
+  it(
+    'repairs a hand edit and a deletion from the last read set, with no poll and no restart',
+    suite.logged(async () => {
+      const hosts = ['cluster-a-grpc.repair.internal.example.com', 'cluster-b-grpc.repair.internal.example.com'];
+      const { kubeConfig, namespace, running, repaired, expectNoPollNoRestart } = await convergedWithoutFurtherPolls('repair', hosts);
+      const passes = () => running.metric(METRICS.reconciles, { outcome: 'success' });
 
-    await waitUntilQuiet(running);
-    const before = await passes();
-    const editedAt = Date.now();
-    await editByHand(kubeConfig, namespace);
-    await expectWithin(editedAt, REPAIR_DEADLINE_MS, repaired, 'the hand-edited ConfigMap to be repaired', running);
-    // The deletion is a separate event: it comes once the repairing pass, the first since the edit, has finished (the
-    // next test has one that lands inside it).
-    await waitFor(async () => (await passes()) > before, 'the repairing pass to finish', 15_000, logTail(running));
+      await waitUntilQuiet(running);
+      const before = await passes();
+      const editedAt = Date.now();
+      await editByHand(kubeConfig, namespace);
+      await expectWithin(editedAt, REPAIR_DEADLINE_MS, repaired, 'the hand-edited ConfigMap to be repaired', running);
+      // The deletion is a separate event: it comes once the repairing pass, the first since the edit, has finished (the
+      // next test has one that lands inside it).
+      await waitFor(async () => (await passes()) > before, 'the repairing pass to finish', 15_000, logTail(running));
 
-    const deletedAt = Date.now();
-    await core(kubeConfig).deleteNamespacedConfigMap({ name: THANOS_CONFIGMAP, namespace });
-    await expectWithin(deletedAt, REPAIR_DEADLINE_MS, repaired, 'the deleted ConfigMap to be recreated', running);
+      const deletedAt = Date.now();
+      await core(kubeConfig).deleteNamespacedConfigMap({ name: THANOS_CONFIGMAP, namespace });
+      await expectWithin(deletedAt, REPAIR_DEADLINE_MS, repaired, 'the deleted ConfigMap to be recreated', running);
 
-    expect(await running.metric(METRICS.configMapWrites, { operation: 'update' })).toBe(1);
-    expect(await running.metric(METRICS.configMapWrites, { operation: 'create' })).toBe(2);
-    await expectNoPollNoRestart();
-  }));
+      expect(await running.metric(METRICS.configMapWrites, { operation: 'update' })).toBe(1);
+      expect(await running.metric(METRICS.configMapWrites, { operation: 'create' })).toBe(2);
+      await expectNoPollNoRestart();
+    }),
+  );
 
   // A pass waits for its own write to reach its cache. A deletion that lands in that moment must still be repaired
   // within the deadline. It is a race, so it is tried RACE_ATTEMPTS times, each deletion sent the instant a watch
   // shows the controller's repair.
-  it('repairs a deletion that comes right after its own repair, within the same deadline', suite.logged(async () => {
-    const hosts = ['cluster-a-grpc.race.internal.example.com', 'cluster-b-grpc.race.internal.example.com'];
-    const { kubeConfig, namespace, running, repaired, expectNoPollNoRestart } = await convergedWithoutFurtherPolls('race', hosts);
-    for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
-      const resourceVersion = (await readConfigMap(kubeConfig, namespace))?.metadata?.resourceVersion ?? '';
-      const deletion = deleteWhenWatched(kubeConfig, namespace, resourceVersion, expectedFileSd(hosts));
-      await editByHand(kubeConfig, namespace);
-      const deletedAt = await deletion;
-      await expectWithin(deletedAt, REPAIR_DEADLINE_MS, repaired, `the ConfigMap deleted after repair ${attempt} to be recreated`, running);
-    }
-    await expectNoPollNoRestart();
-  }));
+  it(
+    'repairs a deletion that comes right after its own repair, within the same deadline',
+    suite.logged(async () => {
+      const hosts = ['cluster-a-grpc.race.internal.example.com', 'cluster-b-grpc.race.internal.example.com'];
+      const { kubeConfig, namespace, running, repaired, expectNoPollNoRestart } = await convergedWithoutFurtherPolls('race', hosts);
+      for (let attempt = 1; attempt <= RACE_ATTEMPTS; attempt++) {
+        const resourceVersion = (await readConfigMap(kubeConfig, namespace))?.metadata?.resourceVersion ?? '';
+        const deletion = deleteWhenWatched(kubeConfig, namespace, resourceVersion, expectedFileSd(hosts));
+        await editByHand(kubeConfig, namespace);
+        const deletedAt = await deletion;
+        await expectWithin(
+          deletedAt,
+          REPAIR_DEADLINE_MS,
+          repaired,
+          `the ConfigMap deleted after repair ${attempt} to be recreated`,
+          running,
+        );
+      }
+      await expectNoPollNoRestart();
+    }),
+  );
 
-  it("adopts the older tool's ConfigMap of the same set: no write, no restart", suite.logged(async () => {
-    // Route53 lists names by reversed labels, so eu-west's cluster-b comes before us-east's cluster-a.
-    const a = 'cluster-a-grpc.us-east.internal.example.com';
-    const b = 'cluster-b-grpc.eu-west.internal.example.com';
-    const { kubeConfig, namespace, zone, deployment } = await suite.prepare({
-      prefix: 'adopt',
-      records: [
-        ...aRecords([a, b]),
-        { name: a, type: 'AAAA', value: 'fd00::1' },
-        { name: 'cluster-a-http.us-east.internal.example.com', type: 'A', value: '10.1.0.1' },
-      ],
-    });
-    const text = olderToolText((await suite.peers.route53.listRecordSets(zone)).recordSets);
-    // The file this test relies on: unsorted, trailing dots, and one line twice.
-    expect(text).toBe(`- targets:\n  - ${b}.:10901\n  - ${a}.:10901\n  - ${a}.:10901\n`);
-    const created = await core(kubeConfig).createNamespacedConfigMap({
-      namespace,
-      body: { metadata: { name: THANOS_CONFIGMAP }, data: { [SD_KEY]: text } },
-    });
+  it(
+    "adopts the older tool's ConfigMap of the same set: no write, no restart",
+    suite.logged(async () => {
+      // Route53 lists names by reversed labels, so eu-west's cluster-b comes before us-east's cluster-a.
+      const a = 'cluster-a-grpc.us-east.internal.example.com';
+      const b = 'cluster-b-grpc.eu-west.internal.example.com';
+      const { kubeConfig, namespace, zone, deployment } = await suite.prepare({
+        prefix: 'adopt',
+        records: [
+          ...aRecords([a, b]),
+          { name: a, type: 'AAAA', value: 'fd00::1' },
+          { name: 'cluster-a-http.us-east.internal.example.com', type: 'A', value: '10.1.0.1' },
+        ],
+      });
+      const text = olderToolText((await suite.peers.route53.listRecordSets(zone)).recordSets);
+      // The file this test relies on: unsorted, trailing dots, and one line twice.
+      expect(text).toBe(`- targets:\n  - ${b}.:10901\n  - ${a}.:10901\n  - ${a}.:10901\n`);
+      const created = await core(kubeConfig).createNamespacedConfigMap({
+        namespace,
+        body: { metadata: { name: THANOS_CONFIGMAP }, data: { [SD_KEY]: text } },
+      });
 
-    const running = await suite.startController(namespace, [zone]);
-    await running.waitUntilReady();
-    // The endpoints gauge is set by a pass that converged, so it proves the controller looked and found no work.
-    await waitFor(async () => (await running.metric(METRICS.endpoints)) === 2, 'a converged pass', 15_000, logTail(running));
-    await waitForPolls(running, 5);
+      const running = await suite.startController(namespace, [zone]);
+      await running.waitUntilReady();
+      // The endpoints gauge is set by a pass that converged, so it proves the controller looked and found no work.
+      await waitFor(async () => (await running.metric(METRICS.endpoints)) === 2, 'a converged pass', 15_000, logTail(running));
+      await waitForPolls(running, 5);
 
-    const configMap = await readConfigMap(kubeConfig, namespace);
-    expect(configMap?.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
-    expect(configMap?.data?.[SD_KEY]).toBe(text);
-    expect(await running.metric(METRICS.configMapWrites, { operation: 'create' })).toBe(0);
-    expect(await running.metric(METRICS.configMapWrites, { operation: 'update' })).toBe(0);
-    const after = await readDeployment(kubeConfig, namespace);
-    expect(templateHash(after)).toBeUndefined();
-    expect(after?.metadata?.generation).toBe(1);
-    expect(after?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
-    expect(await running.metric(METRICS.restarts)).toBe(0);
-  }));
+      const configMap = await readConfigMap(kubeConfig, namespace);
+      expect(configMap?.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion);
+      expect(configMap?.data?.[SD_KEY]).toBe(text);
+      expect(await running.metric(METRICS.configMapWrites, { operation: 'create' })).toBe(0);
+      expect(await running.metric(METRICS.configMapWrites, { operation: 'update' })).toBe(0);
+      const after = await readDeployment(kubeConfig, namespace);
+      expect(templateHash(after)).toBeUndefined();
+      expect(after?.metadata?.generation).toBe(1);
+      expect(after?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
+      expect(await running.metric(METRICS.restarts)).toBe(0);
+    }),
+  );
 });

@@ -43,52 +43,60 @@ describe('the API server going away mid-run', () => {
     await suite.peers.controlPlane.startApiServer();
   });
 
-  it('keeps running while it is down and converges by itself once it is back, watches included', suite.logged(async () => {
-    const { controlPlane, route53 } = suite.peers;
-    const domain = 'restart.internal.example.com';
-    const hosts = [`cluster-a-grpc.${domain}`, `cluster-b-grpc.${domain}`];
-    const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'apiserver-restart', domain, records: aRecords(hosts) });
+  it(
+    'keeps running while it is down and converges by itself once it is back, watches included',
+    suite.logged(async () => {
+      const { controlPlane, route53 } = suite.peers;
+      const domain = 'restart.internal.example.com';
+      const hosts = [`cluster-a-grpc.${domain}`, `cluster-b-grpc.${domain}`];
+      const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'apiserver-restart', domain, records: aRecords(hosts) });
 
-    const running = await suite.startController(namespace, [zone]);
-    let exitCode: number | null | undefined;
-    void running.exited.then((code) => (exitCode = code));
-    const healthz = running.metricsUrl.replace(/\/metrics$/, '/healthz');
-    const publishes = async (expected: readonly string[]) =>
-      (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(expected) &&
-      templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(expected);
-    await waitFor(() => publishes(hosts), 'the first convergence', 30_000, logTail(running));
-    await waitForPolls(running, 1);
-    const added = `cluster-c-grpc.${domain}`;
-    const all = [...hosts, added];
-    const edited = expectedFileSd([`intruder-grpc.${domain}`]);
-    const texts = watchConfigMapTexts(kubeConfig, namespace);
+      const running = await suite.startController(namespace, [zone]);
+      let exitCode: number | null | undefined;
+      void running.exited.then((code) => (exitCode = code));
+      const healthz = running.metricsUrl.replace(/\/metrics$/, '/healthz');
+      const publishes = async (expected: readonly string[]) =>
+        (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(expected) &&
+        templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(expected);
+      await waitFor(() => publishes(hosts), 'the first convergence', 30_000, logTail(running));
+      await waitForPolls(running, 1);
+      const added = `cluster-c-grpc.${domain}`;
+      const all = [...hosts, added];
+      const edited = expectedFileSd([`intruder-grpc.${domain}`]);
+      const texts = watchConfigMapTexts(kubeConfig, namespace);
 
-    try {
-      await controlPlane.stopApiServer();
-      await route53.upsertRecords(zone, aRecords(all));
-      // It polls on, tries to publish the new record and fails, and notices that its watches are gone.
-      await waitForPolls(running, 3);
-      await running.waitForLog((line) => line.message === 'informer lost its watch, rebuilding', 'an informer noticing the outage', 30_000);
-      await running.waitForLog((line) => line.message === 'reconcile failed, retrying', 'a failed pass', 30_000);
-      expect(exitCode).toBeUndefined();
-      expect((await fetch(healthz)).status).toBe(200);
+      try {
+        await controlPlane.stopApiServer();
+        await route53.upsertRecords(zone, aRecords(all));
+        // It polls on, tries to publish the new record and fails, and notices that its watches are gone.
+        await waitForPolls(running, 3);
+        await running.waitForLog(
+          (line) => line.message === 'informer lost its watch, rebuilding',
+          'an informer noticing the outage',
+          30_000,
+        );
+        await running.waitForLog((line) => line.message === 'reconcile failed, retrying', 'a failed pass', 30_000);
+        expect(exitCode).toBeUndefined();
+        expect((await fetch(healthz)).status).toBe(200);
 
-      await controlPlane.startApiServer();
-      await waitFor(() => publishes(all), 'the record added during the outage to be published', RECOVERY_TIMEOUT_MS, logTail(running));
-      expect(exitCode).toBeUndefined();
-      expect((await fetch(healthz)).status).toBe(200);
+        await controlPlane.startApiServer();
+        await waitFor(() => publishes(all), 'the record added during the outage to be published', RECOVERY_TIMEOUT_MS, logTail(running));
+        expect(exitCode).toBeUndefined();
+        expect((await fetch(healthz)).status).toBe(200);
 
-      // Polls would not repair this: the cache would have to see the edit, so only a live watch (or its relist) can.
-      const core = kubeConfig.makeApiClient(CoreV1Api);
-      const current = await core.readNamespacedConfigMap({ name: THANOS_CONFIGMAP, namespace });
-      await core.replaceNamespacedConfigMap({ name: THANOS_CONFIGMAP, namespace, body: { ...current, data: { [SD_KEY]: edited } } });
-      await waitFor(() => publishes(all), 'the hand edit to be repaired', RECOVERY_TIMEOUT_MS, logTail(running));
-      expect(exitCode).toBeUndefined();
-    } finally {
-      await texts.stop();
-    }
-    // Never emptied, never deleted: only the two published lists and the hand edit ever showed.
-    const allowed = [expectedFileSd(hosts), expectedFileSd(all), edited];
-    expect([...texts.seen].filter((text) => !allowed.includes(text ?? ''))).toEqual([]);
-  }), 300_000);
+        // Polls would not repair this: the cache would have to see the edit, so only a live watch (or its relist) can.
+        const core = kubeConfig.makeApiClient(CoreV1Api);
+        const current = await core.readNamespacedConfigMap({ name: THANOS_CONFIGMAP, namespace });
+        await core.replaceNamespacedConfigMap({ name: THANOS_CONFIGMAP, namespace, body: { ...current, data: { [SD_KEY]: edited } } });
+        await waitFor(() => publishes(all), 'the hand edit to be repaired', RECOVERY_TIMEOUT_MS, logTail(running));
+        expect(exitCode).toBeUndefined();
+      } finally {
+        await texts.stop();
+      }
+      // Never emptied, never deleted: only the two published lists and the hand edit ever showed.
+      const allowed = [expectedFileSd(hosts), expectedFileSd(all), edited];
+      expect([...texts.seen].filter((text) => !allowed.includes(text ?? ''))).toEqual([]);
+    }),
+    300_000,
+  );
 });

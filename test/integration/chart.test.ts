@@ -27,7 +27,16 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.ts';
 import { resolvePeerBinaries } from '../peers/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
-import { CHART, createHelm, only, PEER_BUILD_TIMEOUT_MS, VALID_VALUES, type Helm, type Manifest, type ToolResult } from '../support/tools.ts';
+import {
+  CHART,
+  createHelm,
+  only,
+  PEER_BUILD_TIMEOUT_MS,
+  VALID_VALUES,
+  type Helm,
+  type Manifest,
+  type ToolResult,
+} from '../support/tools.ts';
 import { waitFor } from '../support/wait.ts';
 import { accessDecisions, type ServiceAccountRef } from '../support/service-account.ts';
 
@@ -95,11 +104,25 @@ describe('helm lint', () => {
 
   it('passes --strict with every optional object enabled', async () => {
     const result = await helm([
-      'lint', '--strict', CHART, '-f', VALID_VALUES,
-      '--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.force=true',
-      '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.force=true',
-      '--set', 'grafanaDashboard.enabled=true', '--set', 'leaderElection.enabled=true',
-      '--set', 'alerts.mattermostHook.url=https://mattermost.example.com/hooks/x',
+      'lint',
+      '--strict',
+      CHART,
+      '-f',
+      VALID_VALUES,
+      '--set',
+      'serviceMonitor.enabled=true',
+      '--set',
+      'serviceMonitor.force=true',
+      '--set',
+      'prometheusRule.enabled=true',
+      '--set',
+      'prometheusRule.force=true',
+      '--set',
+      'grafanaDashboard.enabled=true',
+      '--set',
+      'leaderElection.enabled=true',
+      '--set',
+      'alerts.mattermostHook.url=https://mattermost.example.com/hooks/x',
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -122,29 +145,52 @@ describe('helm template with valid values', () => {
   it('maps every value to its environment variable', async () => {
     const deployment = only<V1Deployment>(
       await render(
-        '--set-json', 'route53.privateHostedZoneIds=["Z111AAA","/hostedzone/Z222BBB"]',
-        '--set', 'route53.recordSuffix=-store',
-        '--set', 'route53.storePort=10905',
-        '--set', 'route53.maxRequestsPerSecond=3',
-        '--set', 'thanos.namespace=thanos',
-        '--set', 'thanos.deploymentName=query',
-        '--set', 'thanos.configMapName=stores',
-        '--set', 'thanos.configMapKey=endpoints.yaml',
-        '--set', 'thanos.outputFormat=file_sd',
-        '--set', 'thanos.restartMode=none',
-        '--set', 'controller.pollIntervalSeconds=86400',
-        '--set', 'controller.logLevel=debug',
-        '--set', 'controller.dryRun=true',
-        '--set', 'aws.region=eu-west-1',
-        '--set', 'aws.route53EndpointUrl=http://127.0.0.1:5000',
-        '--set', 'alerts.repeatSeconds=0',
-        '--set', 'metrics.port=9090',
-        '--set', 'safety.removalConfirmPolls=3',
-        '--set', 'safety.maxRemovalPercent=25',
-        '--set', 'safety.massRemovalConfirmPolls=20',
-        '--set', 'safety.restartMinIntervalSeconds=0',
-        '--set', 'safety.restartRevertLimit=5',
-        '--set-json', 'extraEnv=[{"name":"NODE_OPTIONS","value":"--max-old-space-size=128"}]',
+        '--set-json',
+        'route53.privateHostedZoneIds=["Z111AAA","/hostedzone/Z222BBB"]',
+        '--set',
+        'route53.recordSuffix=-store',
+        '--set',
+        'route53.storePort=10905',
+        '--set',
+        'route53.maxRequestsPerSecond=3',
+        '--set',
+        'thanos.namespace=thanos',
+        '--set',
+        'thanos.deploymentName=query',
+        '--set',
+        'thanos.configMapName=stores',
+        '--set',
+        'thanos.configMapKey=endpoints.yaml',
+        '--set',
+        'thanos.outputFormat=file_sd',
+        '--set',
+        'thanos.restartMode=none',
+        '--set',
+        'controller.pollIntervalSeconds=86400',
+        '--set',
+        'controller.logLevel=debug',
+        '--set',
+        'controller.dryRun=true',
+        '--set',
+        'aws.region=eu-west-1',
+        '--set',
+        'aws.route53EndpointUrl=http://127.0.0.1:5000',
+        '--set',
+        'alerts.repeatSeconds=0',
+        '--set',
+        'metrics.port=9090',
+        '--set',
+        'safety.removalConfirmPolls=3',
+        '--set',
+        'safety.maxRemovalPercent=25',
+        '--set',
+        'safety.massRemovalConfirmPolls=20',
+        '--set',
+        'safety.restartMinIntervalSeconds=0',
+        '--set',
+        'safety.restartRevertLimit=5',
+        '--set-json',
+        'extraEnv=[{"name":"NODE_OPTIONS","value":"--max-old-space-size=128"}]',
       ),
       'Deployment',
     );
@@ -186,7 +232,17 @@ describe('helm template with valid values', () => {
   });
 
   it('refuses a memory limit it cannot turn into a heap cap', async () => {
-    const result = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', VALID_VALUES, '--set', 'resources.limits.memory=1Ti']);
+    const result = await helm([
+      'template',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NAMESPACE,
+      '-f',
+      VALID_VALUES,
+      '--set',
+      'resources.limits.memory=1Ti',
+    ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('resources.limits.memory "1Ti"');
   });
@@ -232,8 +288,10 @@ describe('helm template with valid values', () => {
 
   it('reads the hook from an existing Secret without creating one', async () => {
     const manifests = await render(
-      '--set', 'alerts.mattermostHook.existingSecret=mattermost-hook',
-      '--set', 'alerts.mattermostHook.existingSecretKey=webhook',
+      '--set',
+      'alerts.mattermostHook.existingSecret=mattermost-hook',
+      '--set',
+      'alerts.mattermostHook.existingSecretKey=webhook',
     );
     expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
     const hook = containerOf(only<V1Deployment>(manifests, 'Deployment')).env?.find((e) => e.name === 'MATTERMOST_ALERTS_HOOK');
@@ -335,8 +393,12 @@ describe('helm template with valid values', () => {
 
   it('renders a ServiceMonitor selecting the Service when serviceMonitor.enabled=true and the cluster serves its API', async () => {
     const manifests = await render(
-      '--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.labels.release=prom',
-      '--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor',
+      '--set',
+      'serviceMonitor.enabled=true',
+      '--set',
+      'serviceMonitor.labels.release=prom',
+      '--api-versions',
+      'monitoring.coreos.com/v1/ServiceMonitor',
     );
     const monitor = only<Manifest>(manifests, 'ServiceMonitor');
     const service = only<V1Service>(manifests, 'Service');
@@ -357,14 +419,23 @@ describe('helm template with valid values', () => {
     expect(await kinds()).toEqual([]);
     expect(await kinds('--api-versions', 'monitoring.coreos.com/v1/PrometheusRule')).toEqual(['PrometheusRule']);
     expect(await kinds('--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor')).toEqual(['ServiceMonitor']);
-    expect(await kinds('--set', 'serviceMonitor.force=true', '--set', 'prometheusRule.force=true')).toEqual(['PrometheusRule', 'ServiceMonitor']);
+    expect(await kinds('--set', 'serviceMonitor.force=true', '--set', 'prometheusRule.force=true')).toEqual([
+      'PrometheusRule',
+      'ServiceMonitor',
+    ]);
   });
 
   it('labels the PrometheusRule for the Prometheus that selects it and puts it in prometheusRule.namespace', async () => {
     const rule = only<Manifest>(
       await render(
-        '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.force=true',
-        '--set', 'prometheusRule.labels.release=prom', '--set', 'prometheusRule.namespace=observability',
+        '--set',
+        'prometheusRule.enabled=true',
+        '--set',
+        'prometheusRule.force=true',
+        '--set',
+        'prometheusRule.labels.release=prom',
+        '--set',
+        'prometheusRule.namespace=observability',
       ),
       'PrometheusRule',
     );
@@ -450,12 +521,36 @@ describe('helm template with missing or invalid values', () => {
     ['no zone ids', [...complete.deployment, ...complete.configMap], "missing property 'privateHostedZoneIds'"],
     ['no deployment name', [...complete.zones, ...complete.configMap], "missing property 'deploymentName'"],
     ['no configmap name', [...complete.zones, ...complete.deployment], "missing property 'configMapName'"],
-    ['an empty zone list', ['--set-json', 'route53.privateHostedZoneIds=[]', ...complete.deployment, ...complete.configMap], "'/route53/privateHostedZoneIds'"],
-    ['a lower-case zone id', ['--set', 'route53.privateHostedZoneIds={z-1}', ...complete.deployment, ...complete.configMap], "'/route53/privateHostedZoneIds/0'"],
-    ['an invalid deployment name', [...complete.zones, '--set', 'thanos.deploymentName=Thanos_Query', ...complete.configMap], "'/thanos/deploymentName'"],
-    ['an image digest that is not sha256', [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'image.digest=latest'], "'/image/digest'"],
-    ['an alert duration that is not one', [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'prometheusRule.syncStale.for=5 minutes'], "'/prometheusRule/syncStale/for'"],
-    ['a size ratio above 1', [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'prometheusRule.configMapSize.ratio=1.5'], "'/prometheusRule/configMapSize/ratio'"],
+    [
+      'an empty zone list',
+      ['--set-json', 'route53.privateHostedZoneIds=[]', ...complete.deployment, ...complete.configMap],
+      "'/route53/privateHostedZoneIds'",
+    ],
+    [
+      'a lower-case zone id',
+      ['--set', 'route53.privateHostedZoneIds={z-1}', ...complete.deployment, ...complete.configMap],
+      "'/route53/privateHostedZoneIds/0'",
+    ],
+    [
+      'an invalid deployment name',
+      [...complete.zones, '--set', 'thanos.deploymentName=Thanos_Query', ...complete.configMap],
+      "'/thanos/deploymentName'",
+    ],
+    [
+      'an image digest that is not sha256',
+      [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'image.digest=latest'],
+      "'/image/digest'",
+    ],
+    [
+      'an alert duration that is not one',
+      [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'prometheusRule.syncStale.for=5 minutes'],
+      "'/prometheusRule/syncStale/for'",
+    ],
+    [
+      'a size ratio above 1',
+      [...complete.zones, ...complete.deployment, ...complete.configMap, '--set', 'prometheusRule.configMapSize.ratio=1.5'],
+      "'/prometheusRule/configMapSize/ratio'",
+    ],
   ])('fails on %s and names the value', async (_case, args, message) => {
     const result = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, ...args]);
     expect(result.code).not.toBe(0);
@@ -470,9 +565,15 @@ describe('helm template with missing or invalid values', () => {
 
   it('refuses both an existing Secret and an inline hook URL', async () => {
     const result = await helm([
-      'template', RELEASE, CHART, '-f', VALID_VALUES,
-      '--set', 'alerts.mattermostHook.existingSecret=hook',
-      '--set', 'alerts.mattermostHook.url=https://mattermost.example.com/hooks/x',
+      'template',
+      RELEASE,
+      CHART,
+      '-f',
+      VALID_VALUES,
+      '--set',
+      'alerts.mattermostHook.existingSecret=hook',
+      '--set',
+      'alerts.mattermostHook.url=https://mattermost.example.com/hooks/x',
     ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('set either existingSecret or url, not both');
@@ -493,7 +594,8 @@ async function applyMonitoringCrds(kubeConfig: KubeConfig): Promise<void> {
     }),
   );
   const established = async (name: string) =>
-    (await api.readCustomResourceDefinition({ name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true;
+    (await api.readCustomResourceDefinition({ name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ===
+    true;
   await waitFor(async () => (await Promise.all(names.map(established))).every(Boolean), 'the monitoring CRDs established', 30_000);
 }
 
@@ -510,7 +612,16 @@ describe('helm install into a real kube-apiserver', () => {
 
   async function install(namespace: string, ...args: string[]): Promise<ToolResult> {
     const result = await helm([
-      'install', RELEASE, CHART, '--namespace', namespace, '--kubeconfig', controlPlane!.kubeconfigPath, '-f', VALID_VALUES, ...args,
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      namespace,
+      '--kubeconfig',
+      controlPlane!.kubeconfigPath,
+      '-f',
+      VALID_VALUES,
+      ...args,
     ]);
     if (result.code !== 0) throw new Error(`helm install failed (${result.code}):\n${result.stderr}`);
     return result;
@@ -525,26 +636,41 @@ describe('helm install into a real kube-apiserver', () => {
     expect(installed.stdout).toContain(`kubectl -n ${namespace} get configmap thanos-store-discovery`);
 
     const kubeConfig = controlPlane!.kubeConfig();
-    const account = await kubeConfig.makeApiClient(CoreV1Api).readNamespacedServiceAccount({ name: 'tsd-thanos-store-discovery', namespace });
-    const deployment = await kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'tsd-thanos-store-discovery', namespace });
+    const account = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .readNamespacedServiceAccount({ name: 'tsd-thanos-store-discovery', namespace });
+    const deployment = await kubeConfig
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: 'tsd-thanos-store-discovery', namespace });
     expect(deployment.spec?.replicas).toBe(1);
 
     const at = (attributes: V1ResourceAttributes): V1ResourceAttributes => ({ namespace, ...attributes });
-    expect(await decisions({ namespace, name: account.metadata!.name! }, {
-      'patch deployment thanos-query': at({ group: 'apps', resource: 'deployments', verb: 'patch', name: 'thanos-query' }),
-      'watch deployment thanos-query': at({ group: 'apps', resource: 'deployments', verb: 'watch', name: 'thanos-query' }),
-      'watch all deployments': at({ group: 'apps', resource: 'deployments', verb: 'watch' }),
-      'patch another deployment': at({ group: 'apps', resource: 'deployments', verb: 'patch', name: 'other' }),
-      'delete deployment thanos-query': at({ group: 'apps', resource: 'deployments', verb: 'delete', name: 'thanos-query' }),
-      'patch configmap thanos-store-discovery': at({ resource: 'configmaps', verb: 'patch', name: 'thanos-store-discovery' }),
-      'create configmaps': at({ resource: 'configmaps', verb: 'create' }),
-      'patch another configmap': at({ resource: 'configmaps', verb: 'patch', name: 'kube-root-ca.crt' }),
-      'create events': at({ resource: 'events', verb: 'create' }),
-      'delete pods': at({ resource: 'pods', verb: 'delete' }),
-      'list pods': at({ resource: 'pods', verb: 'list' }),
-      'get secrets': at({ resource: 'secrets', verb: 'get' }),
-      'patch thanos-query in another namespace': { namespace: 'default', group: 'apps', resource: 'deployments', verb: 'patch', name: 'thanos-query' },
-    })).toEqual({
+    expect(
+      await decisions(
+        { namespace, name: account.metadata!.name! },
+        {
+          'patch deployment thanos-query': at({ group: 'apps', resource: 'deployments', verb: 'patch', name: 'thanos-query' }),
+          'watch deployment thanos-query': at({ group: 'apps', resource: 'deployments', verb: 'watch', name: 'thanos-query' }),
+          'watch all deployments': at({ group: 'apps', resource: 'deployments', verb: 'watch' }),
+          'patch another deployment': at({ group: 'apps', resource: 'deployments', verb: 'patch', name: 'other' }),
+          'delete deployment thanos-query': at({ group: 'apps', resource: 'deployments', verb: 'delete', name: 'thanos-query' }),
+          'patch configmap thanos-store-discovery': at({ resource: 'configmaps', verb: 'patch', name: 'thanos-store-discovery' }),
+          'create configmaps': at({ resource: 'configmaps', verb: 'create' }),
+          'patch another configmap': at({ resource: 'configmaps', verb: 'patch', name: 'kube-root-ca.crt' }),
+          'create events': at({ resource: 'events', verb: 'create' }),
+          'delete pods': at({ resource: 'pods', verb: 'delete' }),
+          'list pods': at({ resource: 'pods', verb: 'list' }),
+          'get secrets': at({ resource: 'secrets', verb: 'get' }),
+          'patch thanos-query in another namespace': {
+            namespace: 'default',
+            group: 'apps',
+            resource: 'deployments',
+            verb: 'patch',
+            name: 'thanos-query',
+          },
+        },
+      ),
+    ).toEqual({
       'patch deployment thanos-query': true,
       'watch deployment thanos-query': true,
       'watch all deployments': false,
@@ -562,8 +688,16 @@ describe('helm install into a real kube-apiserver', () => {
   });
 
   const monitoringValues = [
-    '--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', '--set', 'grafanaDashboard.enabled=true',
-    '--set', 'leaderElection.enabled=true', '--set', 'leaderElection.replicas=2',
+    '--set',
+    'serviceMonitor.enabled=true',
+    '--set',
+    'prometheusRule.enabled=true',
+    '--set',
+    'grafanaDashboard.enabled=true',
+    '--set',
+    'leaderElection.enabled=true',
+    '--set',
+    'leaderElection.replicas=2',
   ];
 
   it('installs without the monitoring.coreos.com CRDs, leaving out the ServiceMonitor and PrometheusRule', async () => {
@@ -572,7 +706,10 @@ describe('helm install into a real kube-apiserver', () => {
     expect(installed.stdout).toContain('NOT INSTALLED: the ServiceMonitor');
     expect(installed.stdout).toContain('NOT INSTALLED: the PrometheusRule');
     const listed = await helm(['get', 'manifest', RELEASE, '--namespace', namespace, '--kubeconfig', controlPlane!.kubeconfigPath]);
-    const kinds = parseAllDocuments(listed.stdout).map((doc) => (doc.toJS() as Manifest | null)?.kind).filter((kind) => kind !== undefined).sort();
+    const kinds = parseAllDocuments(listed.stdout)
+      .map((doc) => (doc.toJS() as Manifest | null)?.kind)
+      .filter((kind) => kind !== undefined)
+      .sort();
     expect(kinds).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
   });
 
@@ -586,12 +723,24 @@ describe('helm install into a real kube-apiserver', () => {
 
     const objects = kubeConfig.makeApiClient(CustomObjectsApi);
     const name = 'tsd-thanos-store-discovery';
-    const rule = (await objects.getNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'prometheusrules', name })) as Manifest & {
+    const rule = (await objects.getNamespacedCustomObject({
+      group: 'monitoring.coreos.com',
+      version: 'v1',
+      namespace,
+      plural: 'prometheusrules',
+      name,
+    })) as Manifest & {
       spec: { groups: { rules: { alert: string }[] }[] };
     };
     expect(rule.metadata.labels).toMatchObject({ release: 'prom' });
     expect(rule.spec.groups[0]!.rules.map((r) => r.alert)).toHaveLength(8);
-    const monitor = (await objects.getNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace, plural: 'servicemonitors', name })) as Manifest & {
+    const monitor = (await objects.getNamespacedCustomObject({
+      group: 'monitoring.coreos.com',
+      version: 'v1',
+      namespace,
+      plural: 'servicemonitors',
+      name,
+    })) as Manifest & {
       spec: { endpoints: { port: string }[] };
     };
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'http-metrics', path: '/metrics' })]);
@@ -606,10 +755,21 @@ describe('helm install into a real kube-apiserver', () => {
     const thanosNamespace = await controlPlane!.createNamespace('chart-thanos');
     await install(releaseNamespace, '--set', `thanos.namespace=${thanosNamespace}`);
 
-    const patch = (namespace: string): V1ResourceAttributes => ({ namespace, group: 'apps', resource: 'deployments', verb: 'patch', name: 'thanos-query' });
-    expect(await decisions({ namespace: releaseNamespace, name: 'tsd-thanos-store-discovery' }, {
-      'in the Thanos namespace': patch(thanosNamespace),
-      'in the release namespace': patch(releaseNamespace),
-    })).toEqual({ 'in the Thanos namespace': true, 'in the release namespace': false });
+    const patch = (namespace: string): V1ResourceAttributes => ({
+      namespace,
+      group: 'apps',
+      resource: 'deployments',
+      verb: 'patch',
+      name: 'thanos-query',
+    });
+    expect(
+      await decisions(
+        { namespace: releaseNamespace, name: 'tsd-thanos-store-discovery' },
+        {
+          'in the Thanos namespace': patch(thanosNamespace),
+          'in the release namespace': patch(releaseNamespace),
+        },
+      ),
+    ).toEqual({ 'in the Thanos namespace': true, 'in the release namespace': false });
   });
 });

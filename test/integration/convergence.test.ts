@@ -23,7 +23,11 @@ describe('convergence on Route53 changes', () => {
 
   /** A namespace with the Deployment, a zone with `hosts`, and a controller that has published them and rolled once. */
   async function converged(prefix: string, hosts: readonly string[]) {
-    const { kubeConfig, namespace, zone } = await suite.prepare({ prefix, domain: `${prefix}.internal.example.com`, records: aRecords(hosts) });
+    const { kubeConfig, namespace, zone } = await suite.prepare({
+      prefix,
+      domain: `${prefix}.internal.example.com`,
+      records: aRecords(hosts),
+    });
     const started = await suite.startController(namespace, [zone]);
     await waitFor(() => publishes(kubeConfig, namespace, hosts), 'the first convergence', 30_000, logTail(started));
     // One more poll, so the pass of the poll that converged has finished before the test changes anything.
@@ -64,48 +68,54 @@ describe('convergence on Route53 changes', () => {
       // A DELETE must repeat the record exactly as it was upserted: the second of aRecords(before).
       change: (zone: string, hosts: Hosts) => suite.peers.route53.deleteRecords(zone, aRecords(hosts([a, b, c])).slice(1, 2)),
     },
-  ])(title, suite.logged(async ({ prefix, before, after, change }) => {
-    const hosts: Hosts = (labels) => labels.map((label) => `${label}.${prefix}.internal.example.com`);
-    const { kubeConfig, namespace, zone, controller: running } = await converged(prefix, hosts(before));
-    const generation = (await readDeployment(kubeConfig, namespace))?.metadata?.generation;
-    const start = await counters(running);
+  ])(
+    title,
+    suite.logged(async ({ prefix, before, after, change }) => {
+      const hosts: Hosts = (labels) => labels.map((label) => `${label}.${prefix}.internal.example.com`);
+      const { kubeConfig, namespace, zone, controller: running } = await converged(prefix, hosts(before));
+      const generation = (await readDeployment(kubeConfig, namespace))?.metadata?.generation;
+      const start = await counters(running);
 
-    const changedAt = Date.now();
-    await change(zone, hosts);
-    const followed = () => publishes(kubeConfig, namespace, hosts(after));
-    await expectWithin(changedAt, CHANGE_DEADLINE_MS, followed, 'the ConfigMap and the annotation to follow the change', running);
+      const changedAt = Date.now();
+      await change(zone, hosts);
+      const followed = () => publishes(kubeConfig, namespace, hosts(after));
+      await expectWithin(changedAt, CHANGE_DEADLINE_MS, followed, 'the ConfigMap and the annotation to follow the change', running);
 
-    // Later polls see the same set: still exactly one ConfigMap update and one new pod template.
-    await waitForPolls(running, 3);
-    expect(await followed()).toBe(true);
-    expect((await readDeployment(kubeConfig, namespace))?.metadata?.generation).toBe((generation ?? NaN) + 1);
-    expect(await counters(running)).toEqual({ ...start, updates: start.updates + 1, restarts: start.restarts + 1 });
-  }));
+      // Later polls see the same set: still exactly one ConfigMap update and one new pod template.
+      await waitForPolls(running, 3);
+      expect(await followed()).toBe(true);
+      expect((await readDeployment(kubeConfig, namespace))?.metadata?.generation).toBe((generation ?? NaN) + 1);
+      expect(await counters(running)).toEqual({ ...start, updates: start.updates + 1, restarts: start.restarts + 1 });
+    }),
+  );
 
-  it('makes no write to the API server over 10 polls that find nothing new', suite.logged(async () => {
-    const hosts = [a, b].map((label) => `${label}.quiet.internal.example.com`);
-    const { kubeConfig, namespace, controller: running } = await converged('quiet', hosts);
-    const read = async () => {
-      const [configMap, deployment, events] = await Promise.all([
-        readConfigMap(kubeConfig, namespace),
-        readDeployment(kubeConfig, namespace),
-        eventCount(kubeConfig, namespace),
-      ]);
-      return { configMap: configMap?.metadata?.resourceVersion, deployment: deployment?.metadata?.resourceVersion, events };
-    };
-    const objects = await read();
-    const start = await counters(running);
-    const passes = await running.metric(METRICS.reconciles, { outcome: 'success' });
+  it(
+    'makes no write to the API server over 10 polls that find nothing new',
+    suite.logged(async () => {
+      const hosts = [a, b].map((label) => `${label}.quiet.internal.example.com`);
+      const { kubeConfig, namespace, controller: running } = await converged('quiet', hosts);
+      const read = async () => {
+        const [configMap, deployment, events] = await Promise.all([
+          readConfigMap(kubeConfig, namespace),
+          readDeployment(kubeConfig, namespace),
+          eventCount(kubeConfig, namespace),
+        ]);
+        return { configMap: configMap?.metadata?.resourceVersion, deployment: deployment?.metadata?.resourceVersion, events };
+      };
+      const objects = await read();
+      const start = await counters(running);
+      const passes = await running.metric(METRICS.reconciles, { outcome: 'success' });
 
-    await waitForPolls(running, 10);
-    // Every poll leads to a pass; waiting for all ten makes sure they ran, and ran to the end, before looking.
-    await waitFor(
-      async () => (await running.metric(METRICS.reconciles, { outcome: 'success' })) >= passes + 10,
-      'a reconcile pass after each of the 10 polls',
-      15_000,
-      logTail(running),
-    );
-    expect(await read()).toEqual(objects);
-    expect(await counters(running)).toEqual(start);
-  }));
+      await waitForPolls(running, 10);
+      // Every poll leads to a pass; waiting for all ten makes sure they ran, and ran to the end, before looking.
+      await waitFor(
+        async () => (await running.metric(METRICS.reconciles, { outcome: 'success' })) >= passes + 10,
+        'a reconcile pass after each of the 10 polls',
+        15_000,
+        logTail(running),
+      );
+      expect(await read()).toEqual(objects);
+      expect(await counters(running)).toEqual(start);
+    }),
+  );
 });

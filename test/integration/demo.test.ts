@@ -107,7 +107,12 @@ function printedTargets(output: string): string[][] {
 
 function printedThanosStores(output: string): string[][] {
   const blocks = output.matchAll(/Thanos Query \(GET \/api\/v1\/stores\) lists \d+ stores, all healthy .*\n((?: {4}\S.*\n)+)/g);
-  return [...blocks].map((match) => (match[1] ?? '').trim().split('\n').map((line) => line.trim()));
+  return [...blocks].map((match) =>
+    (match[1] ?? '')
+      .trim()
+      .split('\n')
+      .map((line) => line.trim()),
+  );
 }
 
 function printedHashes(output: string): string[] {
@@ -123,8 +128,15 @@ async function expectNothingLeftBehind(run: DemoRun): Promise<void> {
   const seen = run.seen();
   const commands = seen.map((proc) => proc.command).join('\n');
   for (const peer of ['etcd', 'kube-apiserver', 'moto_server', join('dist', 'main.js')]) expect(commands).toContain(peer);
-  await waitFor(() => seen.every((proc) => !stillRunning(proc)), 'every process of the demo to be gone', 10_000, () =>
-    seen.filter(stillRunning).map((proc) => `${proc.pid} ${proc.command}`).join('\n'),
+  await waitFor(
+    () => seen.every((proc) => !stillRunning(proc)),
+    'every process of the demo to be gone',
+    10_000,
+    () =>
+      seen
+        .filter(stillRunning)
+        .map((proc) => `${proc.pid} ${proc.command}`)
+        .join('\n'),
   );
 }
 
@@ -164,37 +176,50 @@ describe('npm run demo', () => {
     run = undefined;
   });
 
-  it('runs the scripted steps, shows each published list, and stops by itself with DEMO_EXIT_AFTER_SECONDS', async () => {
-    run = startDemo({ DEMO_EXIT_AFTER_SECONDS: '2' });
-    await expectCleanStop(run, 'DEMO_EXIT_AFTER_SECONDS=2', 'SIGTERM');
-    const output = run.output();
+  it(
+    'runs the scripted steps, shows each published list, and stops by itself with DEMO_EXIT_AFTER_SECONDS',
+    async () => {
+      run = startDemo({ DEMO_EXIT_AFTER_SECONDS: '2' });
+      await expectCleanStop(run, 'DEMO_EXIT_AFTER_SECONDS=2', 'SIGTERM');
+      const output = run.output();
 
-    expect(printedTargets(output)).toEqual([
-      [store(1), store(2), store(3)],
-      [store(1), store(2), store(3), store(4)],
-      [store(1), store(3), store(4)],
-    ]);
-    // The real Thanos Query (a new pod per rollout) listed each published set, healthy.
-    expect(printedThanosStores(output)).toEqual([
-      [store(1), store(2), store(3)],
-      [store(1), store(2), store(3), store(4)],
-      [store(1), store(3), store(4)],
-    ]);
-    // Each change rolled the Deployment once, with a hash of its own.
-    expect(new Set(printedHashes(output)).size).toBe(3);
-    // The controller's JSON log is shown pretty-printed, as `HH:MM:SS level message key=value`.
-    expect(output).toMatch(/^ {2}\d\d:\d\d:\d\d info +ConfigMap written .*added=\[cluster-4-grpc\.internal\.example\.com:10901\]/m);
-    expect(output).toMatch(/^ {2}\d\d:\d\d:\d\d info +ConfigMap written .*removed=\[cluster-2-grpc\.internal\.example\.com:10901\]/m);
-    expect(output).toMatch(/curl -s http:\/\/127\.0\.0\.1:\d+\/readyz/);
-    expect(output).toMatch(/KUBECONFIG=\S+kubeconfig\.yaml kubectl get cm -n monitoring/);
-  }, RUN_TIMEOUT_MS);
+      expect(printedTargets(output)).toEqual([
+        [store(1), store(2), store(3)],
+        [store(1), store(2), store(3), store(4)],
+        [store(1), store(3), store(4)],
+      ]);
+      // The real Thanos Query (a new pod per rollout) listed each published set, healthy.
+      expect(printedThanosStores(output)).toEqual([
+        [store(1), store(2), store(3)],
+        [store(1), store(2), store(3), store(4)],
+        [store(1), store(3), store(4)],
+      ]);
+      // Each change rolled the Deployment once, with a hash of its own.
+      expect(new Set(printedHashes(output)).size).toBe(3);
+      // The controller's JSON log is shown pretty-printed, as `HH:MM:SS level message key=value`.
+      expect(output).toMatch(/^ {2}\d\d:\d\d:\d\d info +ConfigMap written .*added=\[cluster-4-grpc\.internal\.example\.com:10901\]/m);
+      expect(output).toMatch(/^ {2}\d\d:\d\d:\d\d info +ConfigMap written .*removed=\[cluster-2-grpc\.internal\.example\.com:10901\]/m);
+      expect(output).toMatch(/curl -s http:\/\/127\.0\.0\.1:\d+\/readyz/);
+      expect(output).toMatch(/KUBECONFIG=\S+kubeconfig\.yaml kubectl get cm -n monitoring/);
+    },
+    RUN_TIMEOUT_MS,
+  );
 
-  it('stops in order on a Ctrl-C, which reaches every process of the terminal at once', async () => {
-    run = startDemo({});
-    const current = run;
-    await waitFor(() => current.output().includes('press Ctrl-C'), 'the demo to finish its scripted steps', RUN_TIMEOUT_MS / 2, () => current.output());
-    // A terminal sends SIGINT to the whole foreground process group: the demo, the controller and the peers.
-    process.kill(-current.child.pid!, 'SIGINT');
-    await expectCleanStop(current, 'Ctrl-C', 'SIGINT');
-  }, RUN_TIMEOUT_MS);
+  it(
+    'stops in order on a Ctrl-C, which reaches every process of the terminal at once',
+    async () => {
+      run = startDemo({});
+      const current = run;
+      await waitFor(
+        () => current.output().includes('press Ctrl-C'),
+        'the demo to finish its scripted steps',
+        RUN_TIMEOUT_MS / 2,
+        () => current.output(),
+      );
+      // A terminal sends SIGINT to the whole foreground process group: the demo, the controller and the peers.
+      process.kill(-current.child.pid!, 'SIGINT');
+      await expectCleanStop(current, 'Ctrl-C', 'SIGINT');
+    },
+    RUN_TIMEOUT_MS,
+  );
 });

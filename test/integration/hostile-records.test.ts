@@ -27,7 +27,12 @@ describe('records whose names cannot be store endpoints', () => {
       expect(listed).toEqual(expect.arrayContaining([`esc\\056-grpc.${domain}.`, `later-grpc.in\\056ner.${domain}.`]));
 
       const controller = await suite.startController(namespace, [zone]);
-      await waitFor(async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] !== undefined, 'a published list', 30_000, logTail(controller));
+      await waitFor(
+        async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] !== undefined,
+        'a published list',
+        30_000,
+        logTail(controller),
+      );
       await waitForPolls(controller, 1);
 
       expect((await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY]).toBe(expectedFileSd([good]));

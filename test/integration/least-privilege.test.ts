@@ -20,7 +20,7 @@ import { aRecords, eventCount, expectedHash, logTail, scenarioSuite } from '../s
 const RELEASE = 'tsd';
 const ACCOUNT = 'tsd-thanos-store-discovery';
 
-describe('least privilege: the chart\'s own ServiceAccount', () => {
+describe("least privilege: the chart's own ServiceAccount", () => {
   const suite = scenarioSuite('least-privilege');
   const helm = helmForTests();
 
@@ -28,56 +28,85 @@ describe('least privilege: the chart\'s own ServiceAccount', () => {
   async function installChart(namespace: string): Promise<string> {
     const { controlPlane } = suite.peers;
     const result = await helm([
-      'install', RELEASE, CHART, '--namespace', namespace, '--kubeconfig', controlPlane.kubeconfigPath, '-f', VALID_VALUES,
-      '--set', `thanos.configMapName=${THANOS_CONFIGMAP}`,
-      '--set', `thanos.deploymentName=${THANOS_DEPLOYMENT}`,
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      namespace,
+      '--kubeconfig',
+      controlPlane.kubeconfigPath,
+      '-f',
+      VALID_VALUES,
+      '--set',
+      `thanos.configMapName=${THANOS_CONFIGMAP}`,
+      '--set',
+      `thanos.deploymentName=${THANOS_DEPLOYMENT}`,
     ]);
     if (result.code !== 0) throw new Error(`helm install failed (${result.code}):\n${result.stderr}`);
-    return writeServiceAccountKubeconfig(controlPlane.kubeConfig(), { namespace, name: ACCOUNT }, join(controlPlane.dir, `${namespace}-sa.kubeconfig`));
+    return writeServiceAccountKubeconfig(
+      controlPlane.kubeConfig(),
+      { namespace, name: ACCOUNT },
+      join(controlPlane.dir, `${namespace}-sa.kubeconfig`),
+    );
   }
 
-  it('converges, repairs and rolls as the chart\'s ServiceAccount, with no request refused', suite.logged(async () => {
-    const domain = 'least-privilege.internal.example.com';
-    const hosts = [`cluster-a-grpc.${domain}`, `cluster-b-grpc.${domain}`];
-    const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'least-privilege', domain, records: aRecords(hosts) });
-    const kubeconfigPath = await installChart(namespace);
+  it(
+    "converges, repairs and rolls as the chart's ServiceAccount, with no request refused",
+    suite.logged(async () => {
+      const domain = 'least-privilege.internal.example.com';
+      const hosts = [`cluster-a-grpc.${domain}`, `cluster-b-grpc.${domain}`];
+      const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'least-privilege', domain, records: aRecords(hosts) });
+      const kubeconfigPath = await installChart(namespace);
 
-    const running = await suite.startController(namespace, [zone], { KUBECONFIG: kubeconfigPath });
-    const converged = async () =>
-      (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(hosts) &&
-      templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(hosts);
-    await waitFor(converged, 'the first convergence as the ServiceAccount', 30_000, logTail(running));
-    expect(await eventCount(kubeConfig, namespace)).toBe(1);
+      const running = await suite.startController(namespace, [zone], { KUBECONFIG: kubeconfigPath });
+      const converged = async () =>
+        (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(hosts) &&
+        templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(hosts);
+      await waitFor(converged, 'the first convergence as the ServiceAccount', 30_000, logTail(running));
+      expect(await eventCount(kubeConfig, namespace)).toBe(1);
 
-    // A repair is a server-side apply (patch); a restore after a delete is a create.
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    await core.patchNamespacedConfigMap({ namespace, name: THANOS_CONFIGMAP, body: [{ op: 'replace', path: `/data/${SD_KEY}`, value: '- targets: []' }] });
-    await waitFor(converged, 'the hand edit repaired', 15_000, logTail(running));
-    await core.deleteNamespacedConfigMap({ namespace, name: THANOS_CONFIGMAP });
-    await waitFor(converged, 'the deleted ConfigMap restored', 15_000, logTail(running));
+      // A repair is a server-side apply (patch); a restore after a delete is a create.
+      const core = kubeConfig.makeApiClient(CoreV1Api);
+      await core.patchNamespacedConfigMap({
+        namespace,
+        name: THANOS_CONFIGMAP,
+        body: [{ op: 'replace', path: `/data/${SD_KEY}`, value: '- targets: []' }],
+      });
+      await waitFor(converged, 'the hand edit repaired', 15_000, logTail(running));
+      await core.deleteNamespacedConfigMap({ namespace, name: THANOS_CONFIGMAP });
+      await waitFor(converged, 'the deleted ConfigMap restored', 15_000, logTail(running));
 
-    // A new record: a write of the ConfigMap and a roll of the Deployment.
-    const more = [...hosts, `cluster-c-grpc.${domain}`];
-    await suite.peers.route53.upsertRecords(zone, aRecords(more));
-    await waitFor(
-      async () => templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(more),
-      'the new record published and rolled',
-      30_000,
-      logTail(running),
-    );
-    expect(running.output()).not.toMatch(/forbidden|HTTP 403/i);
-  }));
+      // A new record: a write of the ConfigMap and a roll of the Deployment.
+      const more = [...hosts, `cluster-c-grpc.${domain}`];
+      await suite.peers.route53.upsertRecords(zone, aRecords(more));
+      await waitFor(
+        async () => templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(more),
+        'the new record published and rolled',
+        30_000,
+        logTail(running),
+      );
+      expect(running.output()).not.toMatch(/forbidden|HTTP 403/i);
+    }),
+  );
 
-  it('may list only its own ConfigMap: a plain list, which would show every ConfigMap\'s data, is refused', async () => {
+  it("may list only its own ConfigMap: a plain list, which would show every ConfigMap's data, is refused", async () => {
     const namespace = await suite.peers.controlPlane.createNamespace('lp-list');
     const admin = suite.peers.controlPlane.kubeConfig();
     const kubeconfigPath = await installChart(namespace);
     const core = admin.makeApiClient(CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: THANOS_CONFIGMAP }, data: { [SD_KEY]: '- targets: []' } } });
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: THANOS_CONFIGMAP }, data: { [SD_KEY]: '- targets: []' } },
+    });
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'app-settings' }, data: { password: 'hunter2' } } });
     const asAccount = kubeConfigFrom(kubeconfigPath);
     const accountCore = asAccount.makeApiClient(CoreV1Api);
-    const status = (call: Promise<unknown>) => call.then(() => 200, (error: unknown) => (error instanceof ApiException ? error.code : Promise.reject(error instanceof Error ? error : new Error(String(error)))));
+    const status = (call: Promise<unknown>) =>
+      call.then(
+        () => 200,
+        (error: unknown) =>
+          error instanceof ApiException ? error.code : Promise.reject(error instanceof Error ? error : new Error(String(error))),
+      );
 
     const own = await accountCore.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${THANOS_CONFIGMAP}` });
     expect(own.items.map((item) => item.metadata?.name)).toEqual([THANOS_CONFIGMAP]);
@@ -94,50 +123,63 @@ describe('least privilege: the chart\'s own ServiceAccount', () => {
     await installChart(namespace);
     const at = (attributes: V1ResourceAttributes): V1ResourceAttributes => ({ namespace, ...attributes });
     const configMap = (verb: string, name?: string) => at({ resource: 'configmaps', verb, ...(name === undefined ? {} : { name }) });
-    const deployment = (verb: string, name?: string) => at({ group: 'apps', resource: 'deployments', verb, ...(name === undefined ? {} : { name }) });
+    const deployment = (verb: string, name?: string) =>
+      at({ group: 'apps', resource: 'deployments', verb, ...(name === undefined ? {} : { name }) });
 
-    const decisions = await accessDecisions(suite.peers.controlPlane.kubeConfig(), { namespace, name: ACCOUNT }, {
-      'list our ConfigMap': configMap('list', THANOS_CONFIGMAP),
-      'watch our ConfigMap': configMap('watch', THANOS_CONFIGMAP),
-      'patch our ConfigMap (server-side apply)': configMap('patch', THANOS_CONFIGMAP),
-      'create ConfigMaps': configMap('create'),
-      'list our Deployment': deployment('list', THANOS_DEPLOYMENT),
-      'watch our Deployment': deployment('watch', THANOS_DEPLOYMENT),
-      'patch our Deployment': deployment('patch', THANOS_DEPLOYMENT),
-      'create Events': at({ resource: 'events', verb: 'create' }),
+    const decisions = await accessDecisions(
+      suite.peers.controlPlane.kubeConfig(),
+      { namespace, name: ACCOUNT },
+      {
+        'list our ConfigMap': configMap('list', THANOS_CONFIGMAP),
+        'watch our ConfigMap': configMap('watch', THANOS_CONFIGMAP),
+        'patch our ConfigMap (server-side apply)': configMap('patch', THANOS_CONFIGMAP),
+        'create ConfigMaps': configMap('create'),
+        'list our Deployment': deployment('list', THANOS_DEPLOYMENT),
+        'watch our Deployment': deployment('watch', THANOS_DEPLOYMENT),
+        'patch our Deployment': deployment('patch', THANOS_DEPLOYMENT),
+        'create Events': at({ resource: 'events', verb: 'create' }),
 
-      'get our ConfigMap': configMap('get', THANOS_CONFIGMAP),
-      'update our ConfigMap': configMap('update', THANOS_CONFIGMAP),
-      'delete our ConfigMap': configMap('delete', THANOS_CONFIGMAP),
-      'list all ConfigMaps': configMap('list'),
-      'watch all ConfigMaps': configMap('watch'),
-      'list another ConfigMap': configMap('list', 'app-settings'),
-      'watch another ConfigMap': configMap('watch', 'app-settings'),
-      'get another ConfigMap': configMap('get', 'app-settings'),
-      'patch another ConfigMap': configMap('patch', 'app-settings'),
-      'get our Deployment': deployment('get', THANOS_DEPLOYMENT),
-      'update our Deployment': deployment('update', THANOS_DEPLOYMENT),
-      'delete our Deployment': deployment('delete', THANOS_DEPLOYMENT),
-      'list all Deployments': deployment('list'),
-      'watch all Deployments': deployment('watch'),
-      'list another Deployment': deployment('list', 'other'),
-      'watch another Deployment': deployment('watch', 'other'),
-      'patch another Deployment': deployment('patch', 'other'),
-      'patch Events': at({ resource: 'events', verb: 'patch' }),
-      'get a Secret': at({ resource: 'secrets', verb: 'get', name: 'tsd-thanos-store-discovery-alerts' }),
-      'list Secrets': at({ resource: 'secrets', verb: 'list' }),
-      'watch Secrets': at({ resource: 'secrets', verb: 'watch' }),
-      'get a Pod': at({ resource: 'pods', verb: 'get', name: 'thanos-query-0' }),
-      'list Pods': at({ resource: 'pods', verb: 'list' }),
-      'delete Pods': at({ resource: 'pods', verb: 'delete' }),
-      'list our ConfigMap in another namespace': { namespace: 'default', resource: 'configmaps', verb: 'list', name: THANOS_CONFIGMAP },
-      'patch our ConfigMap in another namespace': { namespace: 'default', resource: 'configmaps', verb: 'patch', name: THANOS_CONFIGMAP },
-      'create ConfigMaps in another namespace': { namespace: 'default', resource: 'configmaps', verb: 'create' },
-      'patch our Deployment in another namespace': { namespace: 'default', group: 'apps', resource: 'deployments', verb: 'patch', name: THANOS_DEPLOYMENT },
-      'create Events in another namespace': { namespace: 'default', resource: 'events', verb: 'create' },
-    });
+        'get our ConfigMap': configMap('get', THANOS_CONFIGMAP),
+        'update our ConfigMap': configMap('update', THANOS_CONFIGMAP),
+        'delete our ConfigMap': configMap('delete', THANOS_CONFIGMAP),
+        'list all ConfigMaps': configMap('list'),
+        'watch all ConfigMaps': configMap('watch'),
+        'list another ConfigMap': configMap('list', 'app-settings'),
+        'watch another ConfigMap': configMap('watch', 'app-settings'),
+        'get another ConfigMap': configMap('get', 'app-settings'),
+        'patch another ConfigMap': configMap('patch', 'app-settings'),
+        'get our Deployment': deployment('get', THANOS_DEPLOYMENT),
+        'update our Deployment': deployment('update', THANOS_DEPLOYMENT),
+        'delete our Deployment': deployment('delete', THANOS_DEPLOYMENT),
+        'list all Deployments': deployment('list'),
+        'watch all Deployments': deployment('watch'),
+        'list another Deployment': deployment('list', 'other'),
+        'watch another Deployment': deployment('watch', 'other'),
+        'patch another Deployment': deployment('patch', 'other'),
+        'patch Events': at({ resource: 'events', verb: 'patch' }),
+        'get a Secret': at({ resource: 'secrets', verb: 'get', name: 'tsd-thanos-store-discovery-alerts' }),
+        'list Secrets': at({ resource: 'secrets', verb: 'list' }),
+        'watch Secrets': at({ resource: 'secrets', verb: 'watch' }),
+        'get a Pod': at({ resource: 'pods', verb: 'get', name: 'thanos-query-0' }),
+        'list Pods': at({ resource: 'pods', verb: 'list' }),
+        'delete Pods': at({ resource: 'pods', verb: 'delete' }),
+        'list our ConfigMap in another namespace': { namespace: 'default', resource: 'configmaps', verb: 'list', name: THANOS_CONFIGMAP },
+        'patch our ConfigMap in another namespace': { namespace: 'default', resource: 'configmaps', verb: 'patch', name: THANOS_CONFIGMAP },
+        'create ConfigMaps in another namespace': { namespace: 'default', resource: 'configmaps', verb: 'create' },
+        'patch our Deployment in another namespace': {
+          namespace: 'default',
+          group: 'apps',
+          resource: 'deployments',
+          verb: 'patch',
+          name: THANOS_DEPLOYMENT,
+        },
+        'create Events in another namespace': { namespace: 'default', resource: 'events', verb: 'create' },
+      },
+    );
 
-    const allowed = Object.entries(decisions).filter(([, ok]) => ok).map(([label]) => label);
+    const allowed = Object.entries(decisions)
+      .filter(([, ok]) => ok)
+      .map(([label]) => label);
     expect(allowed).toEqual([
       'list our ConfigMap',
       'watch our ConfigMap',

@@ -29,10 +29,7 @@ describe('control plane (etcd + kube-apiserver)', () => {
     });
 
     await controlPlane.stopApiServer();
-    await expect(core.readNamespacedConfigMap({ name: 'thanos-file-sd', namespace })).rejects.toHaveProperty(
-      'cause.code',
-      'ECONNREFUSED',
-    );
+    await expect(core.readNamespacedConfigMap({ name: 'thanos-file-sd', namespace })).rejects.toHaveProperty('cause.code', 'ECONNREFUSED');
     await controlPlane.startApiServer();
 
     const again = await controlPlane.kubeConfig().makeApiClient(CoreV1Api).readNamespacedConfigMap({

@@ -1,6 +1,14 @@
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { ControllerProcess } from '../support/controller-process.ts';
-import { expectedFileSd, HASH_ANNOTATION, readConfigMap, readDeployment, SD_KEY, templateHash, THANOS_DEPLOYMENT } from '../support/thanos.ts';
+import {
+  expectedFileSd,
+  HASH_ANNOTATION,
+  readConfigMap,
+  readDeployment,
+  SD_KEY,
+  templateHash,
+  THANOS_DEPLOYMENT,
+} from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
 import { aRecords, expectedHash, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
 
@@ -19,15 +27,25 @@ describe('rollout safety rules on the real peers', () => {
     'removes a record only after it was missing from two polls, and adds at once',
     suite.logged(async () => {
       const hosts = ['a-grpc', 'b-grpc', 'c-grpc'].map((label) => `${label}.hysteresis.example.com`);
-      const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'hysteresis', domain: 'hysteresis.example.com', records: aRecords(hosts) });
+      const { kubeConfig, namespace, zone } = await suite.prepare({
+        prefix: 'hysteresis',
+        domain: 'hysteresis.example.com',
+        records: aRecords(hosts),
+      });
       const controller = await suite.startController(namespace, [zone], DEFAULT_RULES);
       await publishes(kubeConfig, namespace, hosts, controller, 'the first list');
       await waitForPolls(controller, 1);
 
       await suite.peers.route53.deleteRecords(zone, aRecords(hosts).slice(2));
       // One poll that misses c: still published, counted as pending, and carried in the annotation.
-      const pendingAnnotation = async () => (await readConfigMap(kubeConfig, namespace))?.metadata?.annotations?.['thanos-store-discovery/pending-removals'];
-      await waitFor(async () => (await pendingAnnotation()) === JSON.stringify({ [hosts[2]!]: 1 }), 'c pending', 15_000, logTail(controller));
+      const pendingAnnotation = async () =>
+        (await readConfigMap(kubeConfig, namespace))?.metadata?.annotations?.['thanos-store-discovery/pending-removals'];
+      await waitFor(
+        async () => (await pendingAnnotation()) === JSON.stringify({ [hosts[2]!]: 1 }),
+        'c pending',
+        15_000,
+        logTail(controller),
+      );
       expect(await controller.metric(`${METRIC}removals_pending`)).toBe(1);
       expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(hosts));
       // The second poll confirms it.
@@ -51,7 +69,12 @@ describe('rollout safety rules on the real peers', () => {
       await waitForPolls(controller, 1);
 
       await suite.peers.route53.deleteRecords(zone, aRecords(hosts).slice(1));
-      await waitFor(async () => (await controller.metric(`${METRIC}mass_removal_held`)) === 1, 'the mass removal held', 15_000, logTail(controller));
+      await waitFor(
+        async () => (await controller.metric(`${METRIC}mass_removal_held`)) === 1,
+        'the mass removal held',
+        15_000,
+        logTail(controller),
+      );
       expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(hosts));
       const [alert] = await suite.receiver.waitForBodies(1, 15_000);
       expect(JSON.stringify(alert)).toContain('Thanos store discovery is holding a large removal');
@@ -66,9 +89,18 @@ describe('rollout safety rules on the real peers', () => {
     'rolls the first change at once and coalesces the changes inside the storm window into one rollout at its end',
     suite.logged(async () => {
       const host = (label: string) => `${label}-grpc.storm.example.com`;
-      const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'storm', domain: 'storm.example.com', records: aRecords([host('a')]) });
+      const { kubeConfig, namespace, zone } = await suite.prepare({
+        prefix: 'storm',
+        domain: 'storm.example.com',
+        records: aRecords([host('a')]),
+      });
       const controller = await suite.startController(namespace, [zone], { RESTART_MIN_INTERVAL_SECONDS: '6' });
-      await waitFor(async () => templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash([host('a')]), 'the first rollout', 30_000, logTail(controller));
+      await waitFor(
+        async () => templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash([host('a')]),
+        'the first rollout',
+        30_000,
+        logTail(controller),
+      );
       const firstRolloutAt = Date.now();
 
       // Two changes inside the window: the ConfigMap follows each at once, the Deployment does not.
@@ -81,7 +113,12 @@ describe('rollout safety rules on the real peers', () => {
       expect(await controller.metric(METRICS.restarts)).toBe(1);
 
       const final = expectedHash([host('a'), host('b'), host('c')]);
-      await waitFor(async () => templateHash(await readDeployment(kubeConfig, namespace)) === final, 'the coalesced rollout', 20_000, logTail(controller));
+      await waitFor(
+        async () => templateHash(await readDeployment(kubeConfig, namespace)) === final,
+        'the coalesced rollout',
+        20_000,
+        logTail(controller),
+      );
       expect(Date.now() - firstRolloutAt).toBeGreaterThanOrEqual(5_000);
       expect(await controller.metric(METRICS.restarts)).toBe(2);
       expect(await controller.metric(`${METRIC}restart_deferred`)).toBe(0);
@@ -101,7 +138,12 @@ describe('rollout safety rules on the real peers', () => {
       const filler = ['a'.repeat(60), 'b'.repeat(60), 'c'.repeat(60)].join('.');
       const big = Array.from({ length: 4_500 }, (_, i) => `c${String(i).padStart(4, '0')}-${'x'.repeat(40)}-grpc.${filler}.${domain}`);
       await suite.peers.route53.upsertRecords(zone, aRecords(big));
-      await waitFor(async () => (await controller.metric(`${METRIC}configmap_oversize_total`)) >= 1, 'the refusal', 60_000, logTail(controller));
+      await waitFor(
+        async () => (await controller.metric(`${METRIC}configmap_oversize_total`)) >= 1,
+        'the refusal',
+        60_000,
+        logTail(controller),
+      );
       expect(await controller.metric(`${METRIC}configmap_bytes`)).toBeGreaterThan(1024 * 1024);
       expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(small));
       expect(await controller.metric(METRICS.reconciles, { outcome: 'refused_oversize' })).toBeGreaterThanOrEqual(1);
@@ -119,7 +161,13 @@ describe('rollout safety rules on the real peers', () => {
       const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'gitops', domain, records: aRecords(hosts) });
       const controller = await suite.startController(namespace, [zone], { RESTART_REVERT_LIMIT: '2' }, { hookUrl: suite.receiver.url });
       const hash = expectedHash(hosts);
-      const rolled = () => waitFor(async () => templateHash(await readDeployment(kubeConfig, namespace)) === hash, 'our annotation in place', 15_000, logTail(controller));
+      const rolled = () =>
+        waitFor(
+          async () => templateHash(await readDeployment(kubeConfig, namespace)) === hash,
+          'our annotation in place',
+          15_000,
+          logTail(controller),
+        );
       const apps = kubeConfig.makeApiClient(AppsV1Api);
       // What Argo CD's self-heal does: put the template back as declared, without our annotation.
       const revert = () =>
@@ -132,7 +180,12 @@ describe('rollout safety rules on the real peers', () => {
       await rolled(); // the first revert is patched back
       expect(await controller.metric(`${METRIC}restart_reverts_total`)).toBe(1);
       await revert();
-      await waitFor(async () => (await controller.metric(`${METRIC}restart_fight_stopped`)) === 1, 'the fight stopped', 15_000, logTail(controller));
+      await waitFor(
+        async () => (await controller.metric(`${METRIC}restart_fight_stopped`)) === 1,
+        'the fight stopped',
+        15_000,
+        logTail(controller),
+      );
       await waitForPolls(controller, 2);
       expect(templateHash(await readDeployment(kubeConfig, namespace))).toBeUndefined();
       expect(await controller.metric(METRICS.restarts)).toBe(2);

@@ -45,7 +45,9 @@ describe('start-up validation', () => {
       const namespace = await suite.peers.controlPlane.createNamespace('key-rule');
       let apiAccepts = true;
       try {
-        await kubeConfig.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace, body: { metadata: { name: 'probe' }, data: { [key]: 'x' } } });
+        await kubeConfig
+          .makeApiClient(CoreV1Api)
+          .createNamespacedConfigMap({ namespace, body: { metadata: { name: 'probe' }, data: { [key]: 'x' } } });
       } catch (error) {
         if (!(error instanceof ApiException) || error.code !== 422) throw error;
         apiAccepts = false;
@@ -54,37 +56,56 @@ describe('start-up validation', () => {
     },
   );
 
-  it('exits 2 on CONFIGMAP_KEY=.. with the reason, before touching Kubernetes', suite.logged(async () => {
-    const { kubeConfig, namespace, zone } = await world('bad-key');
-    const deployment = await readDeployment(kubeConfig, namespace);
+  it(
+    'exits 2 on CONFIGMAP_KEY=.. with the reason, before touching Kubernetes',
+    suite.logged(async () => {
+      const { kubeConfig, namespace, zone } = await world('bad-key');
+      const deployment = await readDeployment(kubeConfig, namespace);
 
-    const running = await suite.startController(namespace, [zone], { CONFIGMAP_KEY: '..', RUN_ONCE: 'true' });
-    expect(await exitOf(running)).toBe(2);
+      const running = await suite.startController(namespace, [zone], { CONFIGMAP_KEY: '..', RUN_ONCE: 'true' });
+      expect(await exitOf(running)).toBe(2);
 
-    expect(running.output()).toMatch(/^config error: CONFIGMAP_KEY="\.\." is not a valid ConfigMap key: it must not be "\." or "\.\.", nor start with "\.\."$/m);
-    expect(await readConfigMap(kubeConfig, namespace)).toBeUndefined();
-    expect((await readDeployment(kubeConfig, namespace))?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
-  }));
+      expect(running.output()).toMatch(
+        /^config error: CONFIGMAP_KEY="\.\." is not a valid ConfigMap key: it must not be "\." or "\.\.", nor start with "\.\."$/m,
+      );
+      expect(await readConfigMap(kubeConfig, namespace)).toBeUndefined();
+      expect((await readDeployment(kubeConfig, namespace))?.metadata?.resourceVersion).toBe(deployment?.metadata?.resourceVersion);
+    }),
+  );
 
-  it('exits 2 on a hook URL with credentials, never echoing it and never posting to it', suite.logged(async () => {
-    const { kubeConfig, namespace, zone } = await world('hook-credentials');
-    const hook = new URL(suite.receiver.url);
-    hook.username = 'alerts';
-    hook.password = 'pa55word';
+  it(
+    'exits 2 on a hook URL with credentials, never echoing it and never posting to it',
+    suite.logged(async () => {
+      const { kubeConfig, namespace, zone } = await world('hook-credentials');
+      const hook = new URL(suite.receiver.url);
+      hook.username = 'alerts';
+      hook.password = 'pa55word';
 
-    const running = await suite.startController(namespace, [zone], { RUN_ONCE: 'true' }, { hookUrl: hook.href });
-    expect(await exitOf(running)).toBe(2);
+      const running = await suite.startController(namespace, [zone], { RUN_ONCE: 'true' }, { hookUrl: hook.href });
+      expect(await exitOf(running)).toBe(2);
 
-    expect(running.output()).toMatch(/^config error: MATTERMOST_ALERTS_HOOK must not carry credentials \(user:password@\)/m);
-    expect(running.output()).not.toContain('pa55word');
-    expect(running.output()).not.toContain(hook.pathname);
-    expect(suite.receiver.posts).toHaveLength(0);
-    expect(await readConfigMap(kubeConfig, namespace)).toBeUndefined();
-  }));
+      expect(running.output()).toMatch(/^config error: MATTERMOST_ALERTS_HOOK must not carry credentials \(user:password@\)/m);
+      expect(running.output()).not.toContain('pa55word');
+      expect(running.output()).not.toContain(hook.pathname);
+      expect(suite.receiver.posts).toHaveLength(0);
+      expect(await readConfigMap(kubeConfig, namespace)).toBeUndefined();
+    }),
+  );
 
   describe('helm install refuses', () => {
     async function install(namespace: string, ...args: string[]) {
-      return helm(['install', 'tsd', CHART, '--namespace', namespace, '--kubeconfig', suite.peers.controlPlane.kubeconfigPath, '-f', VALID_VALUES, ...args]);
+      return helm([
+        'install',
+        'tsd',
+        CHART,
+        '--namespace',
+        namespace,
+        '--kubeconfig',
+        suite.peers.controlPlane.kubeconfigPath,
+        '-f',
+        VALID_VALUES,
+        ...args,
+      ]);
     }
 
     it.each(['..', '.', '..data', 'a/b', 'k'.repeat(254)])('thanos.configMapKey=%s', async (key) => {
@@ -112,8 +133,10 @@ describe('start-up validation', () => {
       const namespace = await suite.peers.controlPlane.createNamespace('helm-valid');
       const result = await install(
         namespace,
-        '--set-string', 'thanos.configMapKey=.sd_v2-a..b.yml',
-        '--set-string', 'alerts.mattermostHook.url=https://chat.example.com:8065/hooks/x@y?z=1',
+        '--set-string',
+        'thanos.configMapKey=.sd_v2-a..b.yml',
+        '--set-string',
+        'alerts.mattermostHook.url=https://chat.example.com:8065/hooks/x@y?z=1',
       );
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);

@@ -17,7 +17,12 @@ import { waitFor } from '../support/wait.ts';
 const STORE_PORT = 10901;
 const REFRESH_SECONDS = 2;
 const ALERT_AFTER_SECONDS = 4;
-const [A, B, C, D] = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com', 'cluster-c-grpc.internal.example.com', 'cluster-d-grpc.internal.example.com'] as const;
+const [A, B, C, D] = [
+  'cluster-a-grpc.internal.example.com',
+  'cluster-b-grpc.internal.example.com',
+  'cluster-c-grpc.internal.example.com',
+  'cluster-d-grpc.internal.example.com',
+] as const;
 const METRIC = 'thanos_store_discovery_delivery_';
 
 describe('delivery check against a real Thanos Query', () => {
@@ -34,7 +39,8 @@ describe('delivery check against a real Thanos Query', () => {
     net = `127.${randomInt(16, 250)}.${randomInt(1, 250)}`;
     // C is published but never started.
     for (const [i, host] of [A, B, C, D].entries()) await hosts.set(host, `${net}.${i + 1}`);
-    for (const [i, host] of [A, B, D].entries()) stores.set(host, await startThanosStore({ ip: `${net}.${[1, 2, 4][i]}`, grpcPort: STORE_PORT }));
+    for (const [i, host] of [A, B, D].entries())
+      stores.set(host, await startThanosStore({ ip: `${net}.${[1, 2, 4][i]}`, grpcPort: STORE_PORT }));
   }, 120_000);
 
   afterAll(async () => {
@@ -49,15 +55,26 @@ describe('delivery check against a real Thanos Query', () => {
       const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'thanos-delivery', records: aRecords([A, B]) });
       const httpPort = await freePort();
       const [pod1, pod2] = [`${net}.11`, `${net}.12`];
-      const controller = await suite.startController(namespace, [zone], {
-        OUTPUT_FORMAT: 'endpoint-config',
-        RESTART_MODE: 'none',
-        THANOS_QUERY_URL: `http://${pod1}:${httpPort}`,
-        DELIVERY_CHECK_INTERVAL_SECONDS: '1',
-        DELIVERY_ALERT_AFTER_SECONDS: String(ALERT_AFTER_SECONDS),
-      }, { hookUrl: suite.receiver.url });
+      const controller = await suite.startController(
+        namespace,
+        [zone],
+        {
+          OUTPUT_FORMAT: 'endpoint-config',
+          RESTART_MODE: 'none',
+          THANOS_QUERY_URL: `http://${pod1}:${httpPort}`,
+          DELIVERY_CHECK_INTERVAL_SECONDS: '1',
+          DELIVERY_ALERT_AFTER_SECONDS: String(ALERT_AFTER_SECONDS),
+        },
+        { hookUrl: suite.receiver.url },
+      );
       const states = async () => JSON.parse(await deliveryStates(controller)) as Record<string, number>;
-      const context = () => `${logTail(controller)()}\ndelivery check log: ${JSON.stringify(controller.logs().filter((l) => String(l.message).includes('Thanos Query')).slice(-3))}`;
+      const context = () =>
+        `${logTail(controller)()}\ndelivery check log: ${JSON.stringify(
+          controller
+            .logs()
+            .filter((l) => String(l.message).includes('Thanos Query'))
+            .slice(-3),
+        )}`;
 
       // Pod 1 reads the ConfigMap through a kubelet-style volume, as the Deployment's pods do.
       const common = { kubeConfig, namespace, hosts, dir, port: httpPort, refreshSeconds: REFRESH_SECONDS };
@@ -83,14 +100,18 @@ describe('delivery check against a real Thanos Query', () => {
       // Each problem is alerted once it is older than the threshold; C's started first, so a later alert names both.
       const alerted = (text: string) => suite.receiver.bodies.some((body) => JSON.stringify(body).includes(text));
       await waitFor(
-        () => alerted(`${B}:${STORE_PORT} unhealthy in Thanos Query (pod/thanos-query-1: `) && alerted(`${C}:${STORE_PORT} not known to Thanos Query (pod/thanos-query-1)`),
-        'alerts naming B as unhealthy (with Thanos\'s error) and C as unseen',
+        () =>
+          alerted(`${B}:${STORE_PORT} unhealthy in Thanos Query (pod/thanos-query-1: `) &&
+          alerted(`${C}:${STORE_PORT} not known to Thanos Query (pod/thanos-query-1)`),
+        "alerts naming B as unhealthy (with Thanos's error) and C as unseen",
         (ALERT_AFTER_SECONDS + 20) * 1000,
         context,
       );
       expect(JSON.stringify(suite.receiver.bodies[0])).toContain('Thanos Query is not using every published store');
       const events = async () =>
-        (await kubeConfig.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace })).items.filter((event) => event.reason === 'StoreNotUsedByThanos');
+        (await kubeConfig.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace })).items.filter(
+          (event) => event.reason === 'StoreNotUsedByThanos',
+        );
       await waitFor(async () => (await events()).length === 2, 'an Event for B and one for C', 15_000, context);
       expect((await events()).map((event) => event.involvedObject.name)).toEqual(['thanos-query', 'thanos-query']);
       expect(await controller.metric(`${METRIC}last_match_timestamp_seconds`)).toBe(matchedAt);

@@ -19,7 +19,11 @@ import { waitFor } from '../support/wait.ts';
 const STORE_PORT = 10901;
 /** The refresh interval the README recommends for RESTART_MODE=none (`--store.sd-dns-interval` / `--endpoint.sd-config-reload-interval`). */
 const REFRESH_SECONDS = 10;
-const HOSTS = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com', 'cluster-c-grpc.internal.example.com'] as const;
+const HOSTS = [
+  'cluster-a-grpc.internal.example.com',
+  'cluster-b-grpc.internal.example.com',
+  'cluster-c-grpc.internal.example.com',
+] as const;
 const [A, B, C] = HOSTS;
 const GARBAGE = 'endpoints: [unclosed\n';
 const RESULTS = new URL('../../bench/results/thanos-latency.json', import.meta.url);
@@ -114,43 +118,56 @@ describe('Thanos Query as the consumer', () => {
     ['file_sd', 'none'],
   ];
 
-  it.each(modes)('OUTPUT_FORMAT=%s, RESTART_MODE=%s: every published store is healthy in Thanos and Route53 changes reach it', async (format, restart) => {
-    const { kubeConfig, namespace, zone, pods, context, showsExactly } = await setUp(`thanos-${format}-${restart}`, format, restart);
-    try {
-      await waitFor(() => showsExactly([A, B]), 'Thanos to list a and b, healthy, once each', 60_000, context);
-      // Connected through the absolute names as published (`host.:port`), not a relative form of them.
-      expect(await pods.healthyStores()).toEqual([`${A}.:${STORE_PORT}`, `${B}.:${STORE_PORT}`]);
-      const samples: Samples = { route53ToConfigMapMs: [], route53ToThanosMs: [], readyToStoresMs: [] };
-      const follow = async (change: () => Promise<unknown>, expected: readonly string[], what: string) => {
-        const text = (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY];
-        const started = Date.now();
-        await change();
-        await waitFor(async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] !== text, `the ConfigMap after ${what}`, 30_000, context);
-        samples.route53ToConfigMapMs.push(Date.now() - started);
-        await waitFor(() => showsExactly(expected), `Thanos after ${what}`, 90_000, context);
-        const shownAt = Date.now();
-        samples.route53ToThanosMs.push(shownAt - started);
-        const ready = pods.rollouts.at(-1)?.readyAt;
-        if (ready !== undefined && ready > started) samples.readyToStoresMs.push(shownAt - ready);
-      };
-      const c = aRecords([A, B, C])[2]!;
-      const a = aRecords([A])[0]!;
-      await follow(() => suite.peers.route53.upsertRecords(zone, [c]), [A, B, C], 'adding c');
-      await follow(() => suite.peers.route53.deleteRecords(zone, [a]), [B, C], 'removing a');
-      await follow(() => suite.peers.route53.upsertRecords(zone, [a]), [A, B, C], 'adding a back');
-      await follow(() => suite.peers.route53.deleteRecords(zone, [c]), [A, B], 'removing c');
-      measured[`${format}, RESTART_MODE=${restart}`] = samples;
-      if (restart === 'annotation') expect(pods.rollouts).toHaveLength(4);
-      else expect(pods.rollouts).toHaveLength(0);
-    } finally {
-      await pods.stop();
-    }
-  }, 420_000);
+  it.each(modes)(
+    'OUTPUT_FORMAT=%s, RESTART_MODE=%s: every published store is healthy in Thanos and Route53 changes reach it',
+    async (format, restart) => {
+      const { kubeConfig, namespace, zone, pods, context, showsExactly } = await setUp(`thanos-${format}-${restart}`, format, restart);
+      try {
+        await waitFor(() => showsExactly([A, B]), 'Thanos to list a and b, healthy, once each', 60_000, context);
+        // Connected through the absolute names as published (`host.:port`), not a relative form of them.
+        expect(await pods.healthyStores()).toEqual([`${A}.:${STORE_PORT}`, `${B}.:${STORE_PORT}`]);
+        const samples: Samples = { route53ToConfigMapMs: [], route53ToThanosMs: [], readyToStoresMs: [] };
+        const follow = async (change: () => Promise<unknown>, expected: readonly string[], what: string) => {
+          const text = (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY];
+          const started = Date.now();
+          await change();
+          await waitFor(
+            async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] !== text,
+            `the ConfigMap after ${what}`,
+            30_000,
+            context,
+          );
+          samples.route53ToConfigMapMs.push(Date.now() - started);
+          await waitFor(() => showsExactly(expected), `Thanos after ${what}`, 90_000, context);
+          const shownAt = Date.now();
+          samples.route53ToThanosMs.push(shownAt - started);
+          const ready = pods.rollouts.at(-1)?.readyAt;
+          if (ready !== undefined && ready > started) samples.readyToStoresMs.push(shownAt - ready);
+        };
+        const c = aRecords([A, B, C])[2]!;
+        const a = aRecords([A])[0]!;
+        await follow(() => suite.peers.route53.upsertRecords(zone, [c]), [A, B, C], 'adding c');
+        await follow(() => suite.peers.route53.deleteRecords(zone, [a]), [B, C], 'removing a');
+        await follow(() => suite.peers.route53.upsertRecords(zone, [a]), [A, B, C], 'adding a back');
+        await follow(() => suite.peers.route53.deleteRecords(zone, [c]), [A, B], 'removing c');
+        measured[`${format}, RESTART_MODE=${restart}`] = samples;
+        if (restart === 'annotation') expect(pods.rollouts).toHaveLength(4);
+        else expect(pods.rollouts).toHaveLength(0);
+      } finally {
+        await pods.stop();
+      }
+    },
+    420_000,
+  );
 
   it.each(['endpoint-config', 'file_sd'] as const)(
     'OUTPUT_FORMAT=%s: an unreadable or stale ConfigMap never leaves Thanos with fewer stores',
     async (format) => {
-      const { kubeConfig, namespace, zone, controller, pods, context, showsExactly } = await setUp(`thanos-unreadable-${format}`, format, 'none');
+      const { kubeConfig, namespace, zone, controller, pods, context, showsExactly } = await setUp(
+        `thanos-unreadable-${format}`,
+        format,
+        'none',
+      );
       try {
         await waitFor(() => showsExactly([A, B]), 'Thanos to list a and b', 60_000, context);
         // Stale: the controller is gone; then unreadable: someone writes text that is neither format.

@@ -20,7 +20,11 @@ import { waitFor } from '../support/wait.ts';
 
 const STORE_PORT = 10901;
 const REFRESH_SECONDS = 2;
-const HOSTS = ['cluster-a-grpc.internal.example.com', 'cluster-b-grpc.internal.example.com', 'cluster-c-grpc.internal.example.com'] as const;
+const HOSTS = [
+  'cluster-a-grpc.internal.example.com',
+  'cluster-b-grpc.internal.example.com',
+  'cluster-c-grpc.internal.example.com',
+] as const;
 const [A, B] = HOSTS;
 
 describe('endpoint config with TLS against real Thanos', () => {
@@ -78,28 +82,62 @@ describe('endpoint config with TLS against real Thanos', () => {
       const published = async () => parse((await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] ?? '') as Record<string, unknown>;
       await waitFor(async () => (await readConfigMap(kubeConfig, namespace)) !== undefined, 'the ConfigMap', 30_000, logTail(controller));
       expect(await published()).toEqual({
-        default_client_config: { tls_config: { ca_file: certs.caCert, cert_file: certs.clientCert, key_file: certs.clientKey, min_version: '1.3' } },
-        endpoints: HOSTS.map((host) => ({ address: `${host}.:${STORE_PORT}`, strict: true, client_config: { server_name: host, compression: 'snappy' } })),
+        default_client_config: {
+          tls_config: { ca_file: certs.caCert, cert_file: certs.clientCert, key_file: certs.clientKey, min_version: '1.3' },
+        },
+        endpoints: HOSTS.map((host) => ({
+          address: `${host}.:${STORE_PORT}`,
+          strict: true,
+          client_config: { server_name: host, compression: 'snappy' },
+        })),
       });
 
       const common = { kubeConfig, namespace, hosts, dir, ip, port: httpPort, refreshSeconds: REFRESH_SECONDS };
       let pod = await startQueryPod({ ...common, name: 'pod-1' });
       pods.push(pod);
       await createRunningPod(kubeConfig, namespace, 'thanos-query-1', ip);
-      const context = () => `states: ${lastStates}\n${logTail(controller, 200)().split('\n').filter((line) => !line.includes('Route53') && !line.includes('suppressed')).join('\n')}\nthanos query log:\n${pod.query.process.logTail(5)}`;
-      await waitFor(async () => (await states()) === JSON.stringify({ healthy: 2, unhealthy: 0, unseen: 1, unpublished: 0 }), 'a and b healthy over mTLS, c unseen', 60_000, context);
+      const context = () =>
+        `states: ${lastStates}\n${logTail(controller, 200)()
+          .split('\n')
+          .filter((line) => !line.includes('Route53') && !line.includes('suppressed'))
+          .join('\n')}\nthanos query log:\n${pod.query.process.logTail(5)}`;
+      await waitFor(
+        async () => (await states()) === JSON.stringify({ healthy: 2, unhealthy: 0, unseen: 1, unpublished: 0 }),
+        'a and b healthy over mTLS, c unseen',
+        60_000,
+        context,
+      );
       const alerted = (text: RegExp) => suite.receiver.bodies.some((body) => text.test(JSON.stringify(body)));
-      await waitFor(() => alerted(/cluster-c-grpc\.internal\.example\.com:10901 not known to Thanos Query \(pod\/thanos-query-1\)/), 'the alert for c', 20_000, context);
+      await waitFor(
+        () => alerted(/cluster-c-grpc\.internal\.example\.com:10901 not known to Thanos Query \(pod\/thanos-query-1\)/),
+        'the alert for c',
+        20_000,
+        context,
+      );
       // Thanos sent the host as the server name and checked the certificate against it.
-      expect(pod.query.process.logTail(1000)).toContain('x509: certificate is valid for another-cluster-grpc.internal.example.com, not cluster-c-grpc.internal.example.com');
+      expect(pod.query.process.logTail(1000)).toContain(
+        'x509: certificate is valid for another-cluster-grpc.internal.example.com, not cluster-c-grpc.internal.example.com',
+      );
 
       // B comes back with a certificate from a CA Thanos does not trust.
       await stores[1]!.stop();
-      stores[1] = await startThanosStore({ ip: `${net}.2`, grpcPort: STORE_PORT, tls: { ...certs.untrustedServers['b']!, clientCa: certs.caCert } });
-      await waitFor(async () => (await states()) === JSON.stringify({ healthy: 1, unhealthy: 1, unseen: 1, unpublished: 0 }), 'b unhealthy', 60_000, context);
-      expect((await pod.query.stores()).find((store) => store.name === `${B}.:${STORE_PORT}`)?.lastError).toMatch(/certificate signed by unknown authority/);
+      stores[1] = await startThanosStore({
+        ip: `${net}.2`,
+        grpcPort: STORE_PORT,
+        tls: { ...certs.untrustedServers['b']!, clientCa: certs.caCert },
+      });
       await waitFor(
-        () => alerted(/cluster-b-grpc\.internal\.example\.com:10901 unhealthy in Thanos Query \(pod\/thanos-query-1: [^)]*unknown authority/),
+        async () => (await states()) === JSON.stringify({ healthy: 1, unhealthy: 1, unseen: 1, unpublished: 0 }),
+        'b unhealthy',
+        60_000,
+        context,
+      );
+      expect((await pod.query.stores()).find((store) => store.name === `${B}.:${STORE_PORT}`)?.lastError).toMatch(
+        /certificate signed by unknown authority/,
+      );
+      await waitFor(
+        () =>
+          alerted(/cluster-b-grpc\.internal\.example\.com:10901 unhealthy in Thanos Query \(pod\/thanos-query-1: [^)]*unknown authority/),
         'the alert for b with the TLS error',
         20_000,
         context,
@@ -108,13 +146,33 @@ describe('endpoint config with TLS against real Thanos', () => {
       // The wrong CA: the controller publishes it, and a new Thanos pod (as a rollout starts) trusts no store.
       await controller.stop();
       controller = await suite.startController(namespace, [zone], settings(certs.otherCaCert), { hookUrl: suite.receiver.url });
-      await waitFor(async () => JSON.stringify(await published()).includes(certs.otherCaCert), 'the ConfigMap to name the other CA', 30_000, context);
+      await waitFor(
+        async () => JSON.stringify(await published()).includes(certs.otherCaCert),
+        'the ConfigMap to name the other CA',
+        30_000,
+        context,
+      );
       await pod.stop();
       pod = await startQueryPod({ ...common, name: 'pod-1-rolled' });
       pods.push(pod);
-      await waitFor(async () => (await states()) === JSON.stringify({ healthy: 0, unhealthy: 0, unseen: 3, unpublished: 0 }), 'no store reached with the wrong CA', 60_000, context);
-      await waitFor(async () => pod.query.process.logTail(1000).includes(`certificate signed by unknown authority`), 'Thanos to log the untrusted CA', 20_000, context);
-      await waitFor(() => alerted(/cluster-a-grpc\.internal\.example\.com:10901 not known to Thanos Query/), 'the alert for a', 20_000, context);
+      await waitFor(
+        async () => (await states()) === JSON.stringify({ healthy: 0, unhealthy: 0, unseen: 3, unpublished: 0 }),
+        'no store reached with the wrong CA',
+        60_000,
+        context,
+      );
+      await waitFor(
+        async () => pod.query.process.logTail(1000).includes(`certificate signed by unknown authority`),
+        'Thanos to log the untrusted CA',
+        20_000,
+        context,
+      );
+      await waitFor(
+        () => alerted(/cluster-a-grpc\.internal\.example\.com:10901 not known to Thanos Query/),
+        'the alert for a',
+        20_000,
+        context,
+      );
     }),
     240_000,
   );

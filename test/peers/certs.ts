@@ -34,10 +34,7 @@ async function openssl(args: readonly string[]): Promise<void> {
 // Our own config so the system openssl.cnf adds no extensions of its own.
 async function writeConfig(path: string, cn: string, org: string | undefined, extensions: string): Promise<void> {
   const dn = [`CN = ${cn}`, ...(org === undefined ? [] : [`O = ${org}`])].join('\n');
-  await writeFile(
-    path,
-    `[req]\ndistinguished_name = dn\nprompt = no\n[dn]\n${dn}\n[ext]\n${extensions}\n`,
-  );
+  await writeFile(path, `[req]\ndistinguished_name = dn\nprompt = no\n[dn]\n${dn}\n[ext]\n${extensions}\n`);
 }
 
 async function createCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
@@ -55,9 +52,7 @@ async function createCa(dir: string, name: string): Promise<{ cert: string; key:
     ].join('\n'),
   );
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
-  await openssl([
-    'req', '-x509', '-new', '-key', key, '-out', cert, '-days', VALID_DAYS, '-config', config, '-extensions', 'ext',
-  ]);
+  await openssl(['req', '-x509', '-new', '-key', key, '-out', cert, '-days', VALID_DAYS, '-config', config, '-extensions', 'ext']);
   return { cert, key };
 }
 
@@ -76,8 +71,23 @@ async function createLeaf(
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
   await openssl(['req', '-new', '-key', key, '-out', csr, '-config', config]);
   await openssl([
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert,
-    '-days', VALID_DAYS, '-extfile', config, '-extensions', 'ext',
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    cert,
+    '-days',
+    VALID_DAYS,
+    '-extfile',
+    config,
+    '-extensions',
+    'ext',
   ]);
   return { cert, key };
 }
@@ -88,7 +98,13 @@ export async function createCertificates(dir: string): Promise<ControlPlaneCerts
   const serviceAccountPrivateKey = join(dir, 'service-account.key');
   const serviceAccountPublicKey = join(dir, 'service-account.pub');
   const serviceAccountKeys = openssl([
-    'genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccountPrivateKey,
+    'genpkey',
+    '-algorithm',
+    'RSA',
+    '-pkeyopt',
+    'rsa_keygen_bits:2048',
+    '-out',
+    serviceAccountPrivateKey,
   ]).then(() => openssl(['pkey', '-in', serviceAccountPrivateKey, '-pubout', '-out', serviceAccountPublicKey]));
   const [servingCa, clientCa] = await Promise.all([createCa(dir, 'serving-ca'), createCa(dir, 'client-ca')]);
   const [serving, admin] = await Promise.all([
@@ -99,13 +115,7 @@ export async function createCertificates(dir: string): Promise<ControlPlaneCerts
       { cn: 'kube-apiserver' },
       `${leafUsage}\nextendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1, DNS:localhost`,
     ),
-    createLeaf(
-      dir,
-      'admin',
-      clientCa,
-      { cn: 'admin', org: 'system:masters' },
-      `${leafUsage}\nextendedKeyUsage = clientAuth`,
-    ),
+    createLeaf(dir, 'admin', clientCa, { cn: 'admin', org: 'system:masters' }, `${leafUsage}\nextendedKeyUsage = clientAuth`),
   ]);
   await serviceAccountKeys;
   return {
@@ -141,7 +151,16 @@ export async function createStoreTlsCertificates(dir: string, servers: Record<st
     Promise.all(
       Object.entries(servers).map(
         async ([name, dns]) =>
-          [name, await createLeaf(dir, `${prefix}-${name}`, signer, { cn: dns }, `${leafUsage}\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:${dns}`)] as const,
+          [
+            name,
+            await createLeaf(
+              dir,
+              `${prefix}-${name}`,
+              signer,
+              { cn: dns },
+              `${leafUsage}\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:${dns}`,
+            ),
+          ] as const,
       ),
     );
   const [issued, untrusted] = await Promise.all([issue(ca, 'store'), issue(other, 'untrusted-store')]);

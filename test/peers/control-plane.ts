@@ -74,7 +74,12 @@ async function writeKubeconfig(path: string, server: string, certs: ControlPlane
 }
 
 function namespaceName(prefix: string): string {
-  const base = prefix.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'test';
+  const base =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 50) || 'test';
   return `${base}-${randomBytes(4).toString('hex')}`;
 }
 

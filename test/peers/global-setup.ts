@@ -7,9 +7,7 @@ type Binaries = typeof import('./binaries.ts');
 
 export default async function globalSetup(): Promise<void> {
   const { PEER_NAMES, resolvePeerBinaries }: Binaries = await import(new URL('binaries.ts', import.meta.url).href);
-  process.stderr.write(
-    `\n[peers] making sure ${PEER_NAMES.join(', ')} are built (the first run builds them from source: minutes)\n`,
-  );
+  process.stderr.write(`\n[peers] making sure ${PEER_NAMES.join(', ')} are built (the first run builds them from source: minutes)\n`);
   const started = Date.now();
   await resolvePeerBinaries(PEER_NAMES, { onLog: (line) => process.stderr.write(`${line}\n`) });
   process.stderr.write(`[peers] ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -8,7 +8,14 @@ const DATA_TMP = '..data_tmp';
 
 function timestampPrefix(now: Date): string {
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-  const [y, mo, d, h, mi, s] = [now.getUTCFullYear(), now.getUTCMonth() + 1, now.getUTCDate(), now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds()];
+  const [y, mo, d, h, mi, s] = [
+    now.getUTCFullYear(),
+    now.getUTCMonth() + 1,
+    now.getUTCDate(),
+    now.getUTCHours(),
+    now.getUTCMinutes(),
+    now.getUTCSeconds(),
+  ];
   return `..${y}_${pad(mo)}_${pad(d)}_${pad(h)}_${pad(mi)}_${pad(s)}.`;
 }
 

@@ -169,12 +169,7 @@ export function startPeerProcess(options: {
  * Polls `probe` until it returns true. Throws a PeerError with the end of the peer's log if the process exits or
  * `timeoutMs` passes first; the last probe error is the cause.
  */
-export async function waitUntilReady(
-  proc: PeerProcess,
-  what: string,
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
+export async function waitUntilReady(proc: PeerProcess, what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (true) {

@@ -130,9 +130,7 @@ export function route53Fixture(endpoint: string, options: { maxAttempts?: number
       let next: { StartRecordName?: string; StartRecordType?: RRType; StartRecordIdentifier?: string } = {};
       let cursor = '';
       while (true) {
-        const page = await client.send(
-          new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, MaxItems: pageSize, ...next }),
-        );
+        const page = await client.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, MaxItems: pageSize, ...next }));
         pages++;
         recordSets.push(...(page.ResourceRecordSets ?? []));
         if (page.IsTruncated !== true) return { recordSets, pages };

@@ -109,7 +109,12 @@ export async function startController(env: Record<string, string>, dir: string, 
     output,
     async waitForLog(match, what, timeoutMs = 15_000) {
       let found: LogLine | undefined;
-      await waitFor(() => (found = logs().find(match)) !== undefined, `log line: ${what}`, timeoutMs, () => proc.logTail(30));
+      await waitFor(
+        () => (found = logs().find(match)) !== undefined,
+        `log line: ${what}`,
+        timeoutMs,
+        () => proc.logTail(30),
+      );
       return found!;
     },
     async metric(metricName, labels = {}) {
@@ -117,7 +122,12 @@ export async function startController(env: Record<string, string>, dir: string, 
       return sampleValue(text, metricName, labels);
     },
     async waitUntilReady(timeoutMs = 30_000) {
-      await waitUntilReady(proc, 'ready (/readyz 200)', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, timeoutMs);
+      await waitUntilReady(
+        proc,
+        'ready (/readyz 200)',
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+        timeoutMs,
+      );
     },
     signal: (signal) => void proc.kill(signal),
     async terminate(signal = 'SIGTERM') {
@@ -136,7 +146,9 @@ export function sampleValue(text: string, name: string, labels: Record<string, s
     if (line.startsWith('#')) continue;
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!match || match[1] !== name) continue;
-    const sampleLabels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1] ?? '', m[2] ?? ''] as const));
+    const sampleLabels = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1] ?? '', m[2] ?? ''] as const),
+    );
     const wanted = Object.entries(labels);
     if (wanted.length === Object.keys(sampleLabels).length && wanted.every(([k, v]) => sampleLabels[k] === v)) return Number(match[3]);
   }

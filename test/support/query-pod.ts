@@ -70,6 +70,8 @@ export async function createRunningPod(kubeConfig: KubeConfig, namespace: string
 
 /** `thanos_store_discovery_delivery_endpoints` per state as `{"healthy":n,"unhealthy":n,"unseen":n,"unpublished":n}`. */
 export async function deliveryStates(controller: Pick<ControllerProcess, 'metric'>): Promise<string> {
-  const counts = await Promise.all(DELIVERY_STATES.map(async (state) => [state, await controller.metric('thanos_store_discovery_delivery_endpoints', { state })]));
+  const counts = await Promise.all(
+    DELIVERY_STATES.map(async (state) => [state, await controller.metric('thanos_store_discovery_delivery_endpoints', { state })]),
+  );
   return JSON.stringify(Object.fromEntries(counts));
 }

@@ -67,5 +67,8 @@ export function templateHash(deployment: V1Deployment | undefined): string | und
 
 /** The file_sd text the controller must write for these hosts on port 10901 (absolute names). */
 export function expectedFileSd(hosts: readonly string[]): string {
-  return `- targets:\n${hosts.map((host) => `  - ${host}.:10901\n`).sort().join('')}`;
+  return `- targets:\n${hosts
+    .map((host) => `  - ${host}.:10901\n`)
+    .sort()
+    .join('')}`;
 }

@@ -86,17 +86,38 @@ describe('loadConfig', () => {
 
   it.each<[Record<string, string>, string[]]>([
     [{ THANOS_TLS_ENABLED: 'true' }, ['THANOS_TLS_ENABLED need OUTPUT_FORMAT=endpoint-config: file_sd carries only addresses']],
-    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_CA_FILE: 'ca.crt' }, ['THANOS_TLS_CA_FILE="ca.crt" is not an absolute path (as mounted in the Thanos pod)']],
-    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_CERT_FILE: '/tls/c.crt' }, ['THANOS_TLS_CERT_FILE and THANOS_TLS_KEY_FILE go together (a client certificate needs its key)']],
-    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_ENABLED: 'false', THANOS_TLS_CA_FILE: '/tls/ca.crt' }, ['THANOS_TLS_ENABLED=false contradicts the TLS files or THANOS_TLS_INSECURE_SKIP_VERIFY that are set']],
-    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_MIN_VERSION: '1.4' }, ['THANOS_TLS_MIN_VERSION="1.4" is not one of 1.0, 1.1, 1.2, 1.3']],
-    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_GRPC_COMPRESSION: 'gzip' }, [
-      'THANOS_GRPC_COMPRESSION="gzip" is not one of none, snappy',
-      "THANOS_GRPC_COMPRESSION takes effect only with THANOS_TLS_SERVER_NAME_FROM_HOST=true; otherwise set Thanos' --grpc-compression flag",
-    ]],
-    [{ OUTPUT_FORMAT: 'endpoint-config', THANOS_STRICT_ENDPOINTS: 'a(' }, [expect.stringMatching(/^THANOS_STRICT_ENDPOINTS="a\(" is not a regular expression: /)]],
+    [
+      { OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_CA_FILE: 'ca.crt' },
+      ['THANOS_TLS_CA_FILE="ca.crt" is not an absolute path (as mounted in the Thanos pod)'],
+    ],
+    [
+      { OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_CERT_FILE: '/tls/c.crt' },
+      ['THANOS_TLS_CERT_FILE and THANOS_TLS_KEY_FILE go together (a client certificate needs its key)'],
+    ],
+    [
+      { OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_ENABLED: 'false', THANOS_TLS_CA_FILE: '/tls/ca.crt' },
+      ['THANOS_TLS_ENABLED=false contradicts the TLS files or THANOS_TLS_INSECURE_SKIP_VERIFY that are set'],
+    ],
+    [
+      { OUTPUT_FORMAT: 'endpoint-config', THANOS_TLS_MIN_VERSION: '1.4' },
+      ['THANOS_TLS_MIN_VERSION="1.4" is not one of 1.0, 1.1, 1.2, 1.3'],
+    ],
+    [
+      { OUTPUT_FORMAT: 'endpoint-config', THANOS_GRPC_COMPRESSION: 'gzip' },
+      [
+        'THANOS_GRPC_COMPRESSION="gzip" is not one of none, snappy',
+        "THANOS_GRPC_COMPRESSION takes effect only with THANOS_TLS_SERVER_NAME_FROM_HOST=true; otherwise set Thanos' --grpc-compression flag",
+      ],
+    ],
+    [
+      { OUTPUT_FORMAT: 'endpoint-config', THANOS_STRICT_ENDPOINTS: 'a(' },
+      [expect.stringMatching(/^THANOS_STRICT_ENDPOINTS="a\(" is not a regular expression: /)],
+    ],
     [{ THANOS_QUERY_URL: 'thanos-query:9090' }, ['THANOS_QUERY_URL is not an http(s) URL']],
-    [{ THANOS_QUERY_URL: 'http://q:9090', DELIVERY_ALERT_AFTER_SECONDS: 'soon' }, ['DELIVERY_ALERT_AFTER_SECONDS="soon" is not a whole number']],
+    [
+      { THANOS_QUERY_URL: 'http://q:9090', DELIVERY_ALERT_AFTER_SECONDS: 'soon' },
+      ['DELIVERY_ALERT_AFTER_SECONDS="soon" is not a whole number'],
+    ],
   ])('rejects the endpoint and delivery settings %j', (overrides, problems) => {
     expect(problemsOf({ ...REQUIRED, ...overrides })).toEqual(problems);
   });
@@ -162,7 +183,9 @@ describe('loadConfig', () => {
       leaseName: 'thanos-store-discovery',
       identity: expect.stringMatching(/^tsd-7c9f-x2_[0-9a-f]{8}$/),
     });
-    expect(loadConfig({ ...REQUIRED, LEADER_ELECTION: 'true', LEADER_ELECTION_LEASE_NAME: 'sd-leader', HOSTNAME: 'pod-a' }).leaderElection).toEqual({
+    expect(
+      loadConfig({ ...REQUIRED, LEADER_ELECTION: 'true', LEADER_ELECTION_LEASE_NAME: 'sd-leader', HOSTNAME: 'pod-a' }).leaderElection,
+    ).toEqual({
       leaseName: 'sd-leader',
       identity: expect.stringMatching(/^pod-a_[0-9a-f]{8}$/),
     });
@@ -181,7 +204,9 @@ describe('loadConfig', () => {
   });
 
   it('lists every problem at once', () => {
-    expect(problemsOf({ THANOS_NAMESPACE: '  ', THANOS_DEPLOYMENT_NAME: 'Thanos_Query', POLL_INTERVAL_SECONDS: 'soon', STORE_PORT: '99999' })).toEqual([
+    expect(
+      problemsOf({ THANOS_NAMESPACE: '  ', THANOS_DEPLOYMENT_NAME: 'Thanos_Query', POLL_INTERVAL_SECONDS: 'soon', STORE_PORT: '99999' }),
+    ).toEqual([
       'PRIVATE_HOSTED_ZONE_ID is required but missing or empty',
       'THANOS_NAMESPACE is required but missing or empty',
       'THANOS_DEPLOYMENT_NAME="Thanos_Query" is not a valid Deployment name (DNS-1123 subdomain)',
@@ -236,9 +261,18 @@ describe('loadConfig', () => {
   it.each([
     ['ftp://secret-token@host/x', 'MATTERMOST_ALERTS_HOOK is not an http(s) URL'],
     ['not a url secret-token', 'MATTERMOST_ALERTS_HOOK is not an http(s) URL'],
-    ['https://user:secret-token@chat.example.com/hooks/abc', 'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail'],
-    ['https://secret-token@chat.example.com/hooks/abc', 'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail'],
-    ['http://:secret-token@127.0.0.1:8065/hooks/abc', 'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail'],
+    [
+      'https://user:secret-token@chat.example.com/hooks/abc',
+      'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail',
+    ],
+    [
+      'https://secret-token@chat.example.com/hooks/abc',
+      'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail',
+    ],
+    [
+      'http://:secret-token@127.0.0.1:8065/hooks/abc',
+      'MATTERMOST_ALERTS_HOOK must not carry credentials (user:password@): fetch refuses such a URL, so every alert would fail',
+    ],
   ])('refuses the hook %#, naming the rule but never echoing the URL', (url, problem) => {
     const problems = problemsOf({ ...REQUIRED, MATTERMOST_ALERTS_HOOK: url });
     expect(problems).toEqual([problem]);

@@ -20,7 +20,13 @@ describe('startHttpServer', () => {
   beforeAll(async () => {
     const metrics = createMetrics(new Registry());
     metrics.endpoints.set(3);
-    server = await startHttpServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, healthz: () => ({ ok: true }), readyz: () => ready });
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: metrics.registry,
+      healthz: () => ({ ok: true }),
+      readyz: () => ready,
+    });
   });
   afterAll(() => server.close());
 

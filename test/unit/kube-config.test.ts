@@ -13,7 +13,9 @@ describe('makeApiClient', () => {
       seen.push(request.headers);
       if (hang) return;
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sd', namespace: 'monitoring' }, data: { k: 'v' } }));
+      response.end(
+        JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sd', namespace: 'monitoring' }, data: { k: 'v' } }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });

@@ -117,7 +117,9 @@ describe('Lifecycle', () => {
   });
 
   it('reports the first failing readiness check', () => {
-    const t = parts({ readiness: [() => ({ ok: true }), () => ({ ok: false, reason: 'informers not synced' }), () => ({ ok: false, reason: 'later' })] });
+    const t = parts({
+      readiness: [() => ({ ok: true }), () => ({ ok: false, reason: 'informers not synced' }), () => ({ ok: false, reason: 'later' })],
+    });
     expect(new Lifecycle(t.parts).readyz()).toEqual({ ok: false, reason: 'informers not synced' });
   });
 

@@ -5,7 +5,9 @@ describe('describeError', () => {
     { error: new Error('boom'), expected: 'boom' },
     { error: 'plain text', expected: 'plain text' },
     {
-      error: new Error('write of ConfigMap a/b failed', { cause: new Error('HTTP-Code: 409\nMessage: Conflict\nHeaders: {"audit-id":"x"}') }),
+      error: new Error('write of ConfigMap a/b failed', {
+        cause: new Error('HTTP-Code: 409\nMessage: Conflict\nHeaders: {"audit-id":"x"}'),
+      }),
       expected: 'write of ConfigMap a/b failed: caused by: HTTP-Code: 409',
     },
     {

@@ -34,11 +34,22 @@ describe('checkConsumer', () => {
     {
       name: 'a projected volume with the key renamed',
       deployment: deployment(['--endpoint.sd-config-file=/etc/thanos/sd/endpoints.yaml'], {
-        volumes: [{ name: 'sd', projected: { sources: [{ configMap: { name: 'thanos-store-sd', items: [{ key: 'servicediscovery.yml', path: 'endpoints.yaml' }] } }] } }],
+        volumes: [
+          {
+            name: 'sd',
+            projected: {
+              sources: [{ configMap: { name: 'thanos-store-sd', items: [{ key: 'servicediscovery.yml', path: 'endpoints.yaml' }] } }],
+            },
+          },
+        ],
       }),
       reasons: [],
     },
-    { name: 'no volume of the ConfigMap', deployment: deployment([`--endpoint.sd-config-file=${FILE}`], { volumes: [] }), reasons: ['configmap-not-mounted'] },
+    {
+      name: 'no volume of the ConfigMap',
+      deployment: deployment([`--endpoint.sd-config-file=${FILE}`], { volumes: [] }),
+      reasons: ['configmap-not-mounted'],
+    },
     {
       name: 'a volume no container mounts',
       deployment: deployment([`--endpoint.sd-config-file=${FILE}`], { container: { volumeMounts: [] } }),
@@ -58,16 +69,33 @@ describe('checkConsumer', () => {
       }),
       reasons: ['subpath-mount'],
     },
-    { name: 'file_sd flag while writing endpoint-config', deployment: deployment([`--store.sd-files=${FILE}`]), reasons: ['flag-for-other-format'] },
+    {
+      name: 'file_sd flag while writing endpoint-config',
+      deployment: deployment([`--store.sd-files=${FILE}`]),
+      reasons: ['flag-for-other-format'],
+    },
     {
       name: 'endpoint-config flag while writing file_sd',
       deployment: deployment([`--endpoint.sd-config-file=${FILE}`]),
       expected: { format: 'file_sd' },
       reasons: ['flag-for-other-format'],
     },
-    { name: 'file_sd without any flag for the file', deployment: deployment([]), expected: { format: 'file_sd' }, reasons: ['flag-missing'] },
-    { name: 'the flag names another file', deployment: deployment(['--endpoint.sd-config-file=/etc/other.yml']), reasons: ['flag-missing'] },
-    { name: 'the --endpoint.config flag, which Thanos does not have', deployment: deployment([`--endpoint.config=${FILE}`]), reasons: ['flag-missing'] },
+    {
+      name: 'file_sd without any flag for the file',
+      deployment: deployment([]),
+      expected: { format: 'file_sd' },
+      reasons: ['flag-missing'],
+    },
+    {
+      name: 'the flag names another file',
+      deployment: deployment(['--endpoint.sd-config-file=/etc/other.yml']),
+      reasons: ['flag-missing'],
+    },
+    {
+      name: 'the --endpoint.config flag, which Thanos does not have',
+      deployment: deployment([`--endpoint.config=${FILE}`]),
+      reasons: ['flag-missing'],
+    },
     {
       name: 'RESTART_MODE=none with the default 5m reload interval',
       deployment: deployment([`--endpoint.sd-config-file=${FILE}`]),

@@ -27,7 +27,13 @@ function setUp(active = () => true, dryRun = false) {
   const recorded: RecordedEvent[] = [];
   const metrics = createMetrics();
   const monitor = new ConsumerMonitor({
-    expectation: { configMapName: 'stores', configMapKey: 'servicediscovery.yml', format: 'endpoint-config', restartMode: 'annotation', pollIntervalMs: 60_000 },
+    expectation: {
+      configMapName: 'stores',
+      configMapKey: 'servicediscovery.yml',
+      format: 'endpoint-config',
+      restartMode: 'annotation',
+      pollIntervalMs: 60_000,
+    },
     active,
     events: dryRun ? undefined : { record: async (event) => void recorded.push(event) },
     metrics,

@@ -27,7 +27,15 @@ describe('decide', () => {
     expect(decide(input({ configMap: ours, deployment: rolled }, { desiredHosts: [] }))).toEqual({ kind: 'skip-empty' });
   });
 
-  it.each<{ name: string; observed: ObservedState; overrides?: Partial<DecisionInput>; configMap: object; restart: object; added?: string[]; removed?: string[] }>([
+  it.each<{
+    name: string;
+    observed: ObservedState;
+    overrides?: Partial<DecisionInput>;
+    configMap: object;
+    restart: object;
+    added?: string[];
+    removed?: string[];
+  }>([
     {
       name: 'fresh start: creates the ConfigMap and rolls the pods',
       observed: { configMap: { exists: false }, deployment: { exists: true, hashAnnotation: undefined } },
@@ -47,7 +55,11 @@ describe('decide', () => {
     {
       name: 'a record added: update and roll',
       observed: {
-        configMap: { exists: true, text: renderEndpointsFile(['a-grpc.x:10901'], 'file_sd'), hashAnnotation: hashEndpoints(['a-grpc.x:10901']) },
+        configMap: {
+          exists: true,
+          text: renderEndpointsFile(['a-grpc.x:10901'], 'file_sd'),
+          hashAnnotation: hashEndpoints(['a-grpc.x:10901']),
+        },
         deployment: { exists: true, hashAnnotation: hashEndpoints(['a-grpc.x:10901']) },
       },
       configMap: { kind: 'update', reason: 'endpoints differ' },
@@ -71,7 +83,10 @@ describe('decide', () => {
     },
     {
       name: 'the older tool ConfigMap (order, trailing dots): adopted without a write or a restart',
-      observed: { configMap: { exists: true, text: OLD_TOOL_TEXT, hashAnnotation: undefined }, deployment: { exists: true, hashAnnotation: undefined } },
+      observed: {
+        configMap: { exists: true, text: OLD_TOOL_TEXT, hashAnnotation: undefined },
+        deployment: { exists: true, hashAnnotation: undefined },
+      },
       configMap: { kind: 'none' },
       restart: { kind: 'none', reason: 'adopted' },
     },
@@ -135,7 +150,10 @@ describe('decide', () => {
     },
     {
       name: 'no annotation and nothing pending are the same: the older tool is adopted without a write',
-      observed: { configMap: { exists: true, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), hashAnnotation: undefined }, deployment: { exists: true, hashAnnotation: undefined } },
+      observed: {
+        configMap: { exists: true, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), hashAnnotation: undefined },
+        deployment: { exists: true, hashAnnotation: undefined },
+      },
       overrides: { pendingRemovals: '{}' },
       configMap: { kind: 'none' },
       restart: { kind: 'none', reason: 'adopted' },
@@ -154,7 +172,12 @@ describe('decide', () => {
   });
 
   describe('with TLS or per-endpoint settings (endpoint-config)', () => {
-    const settings: EndpointSettings = { tls: { caFile: '/tls/ca.crt' }, serverNameFromHost: false, strictHosts: undefined, compression: undefined };
+    const settings: EndpointSettings = {
+      tls: { caFile: '/tls/ca.crt' },
+      serverNameFromHost: false,
+      strictHosts: undefined,
+      compression: undefined,
+    };
     const plainText = renderEndpointsFile(ENDPOINTS, 'endpoint-config');
     const converge = (text: string, hashAnnotation: string | undefined, withSettings = settings) => {
       const plan = decide(

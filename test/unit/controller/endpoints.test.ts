@@ -111,7 +111,12 @@ describe('parseEndpointsFile', () => {
 describe('scanEndpointsFile', () => {
   const scanned = [
     ['our file_sd text', '- targets:\n  - a-grpc.x:10901\n  - b-grpc.x:10901\n', 'file_sd', ['a-grpc.x:10901', 'b-grpc.x:10901']],
-    ['the older tool text: absolute names, no final newline', '- targets:\n  - b-grpc.x.:10901\n  - a-grpc.x.:10901', 'file_sd', ['b-grpc.x.:10901', 'a-grpc.x.:10901']],
+    [
+      'the older tool text: absolute names, no final newline',
+      '- targets:\n  - b-grpc.x.:10901\n  - a-grpc.x.:10901',
+      'file_sd',
+      ['b-grpc.x.:10901', 'a-grpc.x.:10901'],
+    ],
     ['our endpoint-config text, with a trailing dot', 'endpoints:\n  - address: a-grpc.x.:10901\n', 'endpoint-config', ['a-grpc.x.:10901']],
     ['an upper-case name', '- targets:\n  - A-GRPC.X:10901\n', 'file_sd', ['A-GRPC.X:10901']],
   ] as const;

@@ -12,7 +12,10 @@ interface Obj {
 }
 
 const NAME = 'thanos-query';
-const obj = (resourceVersion: string, extra: Partial<Obj> = {}): Obj => ({ metadata: { name: NAME, resourceVersion, uid: 'u1' }, ...extra });
+const obj = (resourceVersion: string, extra: Partial<Obj> = {}): Obj => ({
+  metadata: { name: NAME, resourceVersion, uid: 'u1' },
+  ...extra,
+});
 
 interface WatchCall {
   path: string;
@@ -42,7 +45,13 @@ class FakeWatch implements WatchFn {
     };
     // Like client-node: aborting ends the stream and reports once.
     controller.signal.addEventListener('abort', () => end(null));
-    this.calls.push({ path, query, emit: (type, object) => !ended && onEvent(type, object), end, aborted: () => controller.signal.aborted });
+    this.calls.push({
+      path,
+      query,
+      emit: (type, object) => !ended && onEvent(type, object),
+      end,
+      aborted: () => controller.signal.aborted,
+    });
     if (this.failNextWith) {
       const error = this.failNextWith;
       this.failNextWith = undefined;
@@ -116,7 +125,12 @@ describe('list then watch', () => {
     expect(informer.get()?.metadata.resourceVersion).toBe('90');
     expect(onChange).toHaveBeenCalledTimes(1);
     expect(watch.calls).toHaveLength(1);
-    expect(watch.last.query).toEqual({ fieldSelector: `metadata.name=${NAME}`, resourceVersion: '100', allowWatchBookmarks: true, timeoutSeconds: 450 });
+    expect(watch.last.query).toEqual({
+      fieldSelector: `metadata.name=${NAME}`,
+      resourceVersion: '100',
+      allowWatchBookmarks: true,
+      timeoutSeconds: 450,
+    });
   });
 
   it('draws each watch length between 5 and 10 minutes', async () => {
@@ -127,7 +141,18 @@ describe('list then watch', () => {
     });
     for (const { r, fake, query } of lengths) {
       lists.push(listing('1'));
-      const one = new SingleObjectInformer<Obj>({ resource: 'x', namespace: 'n', name: NAME, path: '/p', list, watch: fake, onChange, logger: createSilentLogger(), metrics, random: () => r });
+      const one = new SingleObjectInformer<Obj>({
+        resource: 'x',
+        namespace: 'n',
+        name: NAME,
+        path: '/p',
+        list,
+        watch: fake,
+        onChange,
+        logger: createSilentLogger(),
+        metrics,
+        random: () => r,
+      });
       await one.start();
       await one.stop();
       expect(query[0]?.['timeoutSeconds']).toBe(r === 0 ? 300 : 599);
@@ -230,7 +255,9 @@ describe('reconnects', () => {
   it('relists on 410 Gone (an ERROR event), keeping the cache until the relist answers', async () => {
     const cached = informer.get();
     let release = () => {};
-    list.mockImplementationOnce(() => new Promise((resolve) => (release = () => resolve(listing('300', obj('290', { spec: { replicas: 3 } }))))));
+    list.mockImplementationOnce(
+      () => new Promise((resolve) => (release = () => resolve(listing('300', obj('290', { spec: { replicas: 3 } }))))),
+    );
     watch.last.emit('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 100 (250)' });
 
     expect(list).toHaveBeenCalledTimes(2);
@@ -305,7 +332,10 @@ describe('reconnects', () => {
       await jest.advanceTimersByTimeAsync(8_000);
     }
     expect(informer.stalenessSeconds()).toBeGreaterThan(300);
-    expect(informer.check()).toEqual({ ok: false, reason: expect.stringMatching(/^deployment informer has not heard from the Kubernetes API for 3\d\ds$/) });
+    expect(informer.check()).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^deployment informer has not heard from the Kubernetes API for 3\d\ds$/),
+    });
     expect(await metricValue(metrics.informerStaleness, { resource: 'deployment' })).toBeGreaterThan(300);
 
     // The API answers again: the watch resumes and readiness comes back with the first event.

@@ -18,8 +18,18 @@ describe('decideLease', () => {
     { name: 'a released lease', lease: lease(''), unchangedForMs: 0, expected: { kind: 'take', transition: true } },
     { name: 'our own lease', lease: lease('me'), unchangedForMs: 100_000, expected: { kind: 'renew' } },
     { name: 'a lease of another, just seen', lease: lease('other'), unchangedForMs: 0, expected: { kind: 'wait', holder: 'other' } },
-    { name: 'a lease of another, unchanged exactly its duration', lease: lease('other'), unchangedForMs: 15_000, expected: { kind: 'wait', holder: 'other' } },
-    { name: 'a lease of another, unchanged past its duration', lease: lease('other'), unchangedForMs: 15_001, expected: { kind: 'take', transition: true } },
+    {
+      name: 'a lease of another, unchanged exactly its duration',
+      lease: lease('other'),
+      unchangedForMs: 15_000,
+      expected: { kind: 'wait', holder: 'other' },
+    },
+    {
+      name: 'a lease of another, unchanged past its duration',
+      lease: lease('other'),
+      unchangedForMs: 15_001,
+      expected: { kind: 'take', transition: true },
+    },
   ])('$name', ({ lease: current, unchangedForMs, expected }) => {
     expect(decideLease(current, 'me', unchangedForMs)).toEqual(expected);
   });
@@ -82,7 +92,10 @@ describe('LeaderElector', () => {
 
     const second = elector(api, 'b', clock);
     let secondWon = false;
-    const campaign = second.acquire().then(() => (secondWon = true), () => undefined);
+    const campaign = second.acquire().then(
+      () => (secondWon = true),
+      () => undefined,
+    );
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(secondWon).toBe(false);
     await second.stop();

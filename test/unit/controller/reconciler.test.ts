@@ -28,7 +28,10 @@ class FakeCache<T> implements ObjectCache<T> {
 }
 
 function deploymentWith(hash: string | undefined): V1Deployment {
-  return { metadata: { name: 'thanos-query' }, spec: { selector: {}, template: { metadata: { annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} } } } };
+  return {
+    metadata: { name: 'thanos-query' },
+    spec: { selector: {}, template: { metadata: { annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} } } },
+  };
 }
 
 function configMapWith(text: string, hash?: string): V1ConfigMap {
@@ -119,7 +122,14 @@ describe('Reconciler', () => {
   it('creates the ConfigMap with the hash annotation, rolls the Deployment once, and is idempotent', async () => {
     const t = setup({ hosts: ['b-grpc.x', 'a-grpc.x'], deployment: deploymentWith(undefined) });
     expect(await t.reconciler.reconcile()).toBe('success');
-    expect(t.writes).toEqual([{ existing: undefined, key: KEY, text: renderEndpointsFile(ENDPOINTS, 'file_sd'), annotations: { [ENDPOINTS_HASH_ANNOTATION]: HASH } }]);
+    expect(t.writes).toEqual([
+      {
+        existing: undefined,
+        key: KEY,
+        text: renderEndpointsFile(ENDPOINTS, 'file_sd'),
+        annotations: { [ENDPOINTS_HASH_ANNOTATION]: HASH },
+      },
+    ]);
     expect(t.restarts).toEqual([expect.objectContaining({ hash: HASH, added: ENDPOINTS, removed: [] })]);
     // The second pass reads the caches our writes reached, and does nothing.
     expect(await t.reconciler.reconcile()).toBe('success');
@@ -130,7 +140,11 @@ describe('Reconciler', () => {
   });
 
   it('skips an empty poll result with a warning metric and an alert, never wiping the list', async () => {
-    const t = setup({ hosts: [], configMap: configMapWith(renderEndpointsFile(ENDPOINTS, 'file_sd'), HASH), deployment: deploymentWith(HASH) });
+    const t = setup({
+      hosts: [],
+      configMap: configMapWith(renderEndpointsFile(ENDPOINTS, 'file_sd'), HASH),
+      deployment: deploymentWith(HASH),
+    });
     expect(await t.reconciler.reconcile()).toBe('skipped_empty');
     expect(t.writes).toHaveLength(0);
     expect(t.restarts).toHaveLength(0);
@@ -256,7 +270,11 @@ describe('Reconciler safety rules', () => {
 
   it('writes nothing once the fence says no, without an alert or a retry', async () => {
     let allowed = true;
-    const t = setup({ hosts: ONE, deployment: deploymentWith(undefined), mayWrite: () => (allowed ? { ok: true } : { ok: false, reason: 'not the leader' }) });
+    const t = setup({
+      hosts: ONE,
+      deployment: deploymentWith(undefined),
+      mayWrite: () => (allowed ? { ok: true } : { ok: false, reason: 'not the leader' }),
+    });
     expect(await t.reconciler.reconcile()).toBe('success');
     await settle();
     allowed = false;
@@ -269,7 +287,11 @@ describe('Reconciler safety rules', () => {
   });
 
   it('carries the removals being confirmed in the ConfigMap annotation', async () => {
-    const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'], deployment: deploymentWith(undefined), policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 } });
+    const t = setup({
+      hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'],
+      deployment: deploymentWith(undefined),
+      policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 },
+    });
     await t.reconciler.reconcile();
     await settle();
     t.read(['a-grpc.x', 'b-grpc.x']);
@@ -286,7 +308,12 @@ describe('DesiredHosts', () => {
   function holder() {
     const metrics = createMetrics();
     const alerts: { title: string }[] = [];
-    const desired = new DesiredHosts({ policy, metrics, logger: createSilentLogger(), notifier: { notify: (alert) => void alerts.push(alert) } });
+    const desired = new DesiredHosts({
+      policy,
+      metrics,
+      logger: createSilentLogger(),
+      notifier: { notify: (alert) => void alerts.push(alert) },
+    });
     return { desired, metrics, alerts };
   }
 
@@ -308,7 +335,10 @@ describe('DesiredHosts', () => {
     desired.update([], () => undefined);
     desired.update([], () => undefined);
     expect(await metricValue(metrics.emptyResults)).toBe(2);
-    expect(alerts.map((alert) => alert.title)).toEqual(['Thanos store discovery found no endpoints', 'Thanos store discovery found no endpoints']);
+    expect(alerts.map((alert) => alert.title)).toEqual([
+      'Thanos store discovery found no endpoints',
+      'Thanos store discovery found no endpoints',
+    ]);
   });
 
   it('starts from the published state, holds a large removal with an alert and the metric', async () => {

@@ -63,7 +63,12 @@ describe('WorkQueue', () => {
   it('addAfter runs one pass after the earliest of the delays asked for, and none after stop()', async () => {
     const passes: number[] = [];
     const started = Date.now();
-    const queue = new WorkQueue({ handler: async () => void passes.push(Date.now() - started), metrics, logger: createSilentLogger(), minIntervalMs: 1 });
+    const queue = new WorkQueue({
+      handler: async () => void passes.push(Date.now() - started),
+      metrics,
+      logger: createSilentLogger(),
+      minIntervalMs: 1,
+    });
     queue.addAfter(200);
     queue.addAfter(60);
     queue.addAfter(120);

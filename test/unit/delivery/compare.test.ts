@@ -77,7 +77,14 @@ describe('compareDelivery', () => {
   it('names the pods in the worst state and their last errors', () => {
     const result = compareDelivery([B], [pod('p1', { [B]: 'down' }), pod('p2', { [B]: 'refused' }), pod('p3', { [B]: null })]);
     expect(result.endpoints).toEqual([
-      { endpoint: B, state: 'unhealthy', sources: [{ source: 'p1', lastError: 'down' }, { source: 'p2', lastError: 'refused' }] },
+      {
+        endpoint: B,
+        state: 'unhealthy',
+        sources: [
+          { source: 'p1', lastError: 'down' },
+          { source: 'p2', lastError: 'refused' },
+        ],
+      },
     ]);
   });
 

@@ -9,7 +9,10 @@ import { metricValue } from '../metric-value.ts';
 
 const A = 'a-grpc.example.com:10901';
 const B = 'b-grpc.example.com:10901';
-const DEPLOYMENT: V1Deployment = { metadata: { name: 'thanos-query', uid: 'u-1' }, spec: { selector: { matchLabels: { app: 'q' } }, template: {} } };
+const DEPLOYMENT: V1Deployment = {
+  metadata: { name: 'thanos-query', uid: 'u-1' },
+  spec: { selector: { matchLabels: { app: 'q' } }, template: {} },
+};
 const RUNNING: V1Pod[] = [{ metadata: { name: 'q-1' }, status: { phase: 'Running', podIP: '10.0.0.1' } }];
 
 function setUp(options: { pods?: () => Promise<V1Pod[]>; deployment?: V1Deployment } = {}) {
@@ -35,7 +38,9 @@ function setUp(options: { pods?: () => Promise<V1Pod[]>; deployment?: V1Deployme
     read: async (source, url): Promise<SourceRead> => {
       requested.push(url);
       const stores = answers.get(source);
-      return stores === undefined ? { source, ok: false, error: 'refused' } : { source, ok: true, stores: Object.entries(stores).map(([name, lastError]) => ({ name, lastError })) };
+      return stores === undefined
+        ? { source, ok: false, error: 'refused' }
+        : { source, ok: true, stores: Object.entries(stores).map(([name, lastError]) => ({ name, lastError })) };
     },
   });
   return {
@@ -109,7 +114,18 @@ describe('DeliveryCheck', () => {
       reads += 1;
       return { source, ok: false, error: 'unexpected' };
     };
-    const base = { serviceUrl: 'http://q:9090', intervalMs: 1_000, alertAfterMs: 0, deployment: () => DEPLOYMENT, listPods: async () => RUNNING, events: undefined, notifier: { notify: async () => {} }, metrics, logger: createSilentLogger(), read };
+    const base = {
+      serviceUrl: 'http://q:9090',
+      intervalMs: 1_000,
+      alertAfterMs: 0,
+      deployment: () => DEPLOYMENT,
+      listPods: async () => RUNNING,
+      events: undefined,
+      notifier: { notify: async () => {} },
+      metrics,
+      logger: createSilentLogger(),
+      read,
+    };
     await new DeliveryCheck({ ...base, published: () => [A], active: () => false }).check();
     await new DeliveryCheck({ ...base, published: () => undefined, active: () => true }).check();
     expect(reads).toBe(0);

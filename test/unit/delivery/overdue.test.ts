@@ -42,9 +42,7 @@ describe('trackProblems', () => {
 
 describe('describeProblems', () => {
   it('one line per endpoint naming its state, pods and last errors, and no times', () => {
-    const reads: SourceRead[] = [
-      { source: 'pod/q-1', ok: true, stores: [{ name: `${B}`, lastError: 'rpc error: code = Unavailable' }] },
-    ];
+    const reads: SourceRead[] = [{ source: 'pod/q-1', ok: true, stores: [{ name: `${B}`, lastError: 'rpc error: code = Unavailable' }] }];
     const { overdue } = trackProblems(new Map(), compareDelivery([A, B], reads), 0, 0);
     expect(describeProblems(overdue)).toBe(
       `${A} not known to Thanos Query (pod/q-1)\n${B} unhealthy in Thanos Query (pod/q-1: rpc error: code = Unavailable)`,

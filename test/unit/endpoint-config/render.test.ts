@@ -20,9 +20,16 @@ describe('renderEndpointConfig', () => {
     ],
     [
       'mTLS, server name from each host and snappy per endpoint',
-      { ...NONE, tls: { enabled: true, caFile: '/tls/ca.crt', certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' }, serverNameFromHost: true, compression: 'snappy' },
       {
-        default_client_config: { tls_config: { enabled: true, ca_file: '/tls/ca.crt', cert_file: '/tls/tls.crt', key_file: '/tls/tls.key' } },
+        ...NONE,
+        tls: { enabled: true, caFile: '/tls/ca.crt', certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' },
+        serverNameFromHost: true,
+        compression: 'snappy',
+      },
+      {
+        default_client_config: {
+          tls_config: { enabled: true, ca_file: '/tls/ca.crt', cert_file: '/tls/tls.crt', key_file: '/tls/tls.key' },
+        },
         endpoints: [
           { address: ADDRESSES[0], client_config: { server_name: 'cluster-a-grpc.example.com', compression: 'snappy' } },
           { address: ADDRESSES[1], client_config: { server_name: 'cluster-b-grpc.example.com', compression: 'snappy' } },
@@ -37,7 +44,10 @@ describe('renderEndpointConfig', () => {
     [
       'insecure_skip_verify false is rendered, as set',
       { ...NONE, tls: { insecureSkipVerify: false } },
-      { default_client_config: { tls_config: { insecure_skip_verify: false } }, endpoints: [{ address: ADDRESSES[0] }, { address: ADDRESSES[1] }] },
+      {
+        default_client_config: { tls_config: { insecure_skip_verify: false } },
+        endpoints: [{ address: ADDRESSES[0] }, { address: ADDRESSES[1] }],
+      },
     ],
   ])('%s', (_name, settings, expected) => {
     expect(parse(renderEndpointConfig(ADDRESSES, settings))).toEqual(expected);

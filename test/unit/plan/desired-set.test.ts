@@ -23,43 +23,147 @@ describe('applyPoll', () => {
   it.each([
     { title: 'first read is taken whole', reads: [['b', 'a']], hosts: [['a', 'b']] },
     { title: 'additions are immediate', reads: [['a'], ['a', 'b']], hosts: [['a'], ['a', 'b']] },
-    { title: 'a removal waits for a second missing poll', reads: [['a', 'b', 'c'], ['a', 'b'], ['a', 'b']], hosts: [['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b']] },
-    { title: 'a host back before confirmation resets its count', reads: [['a', 'b', 'c'], ['a', 'b'], ['a', 'b', 'c'], ['a', 'b']], hosts: [['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c']] },
-    { title: 'a flapping host is never removed', reads: [['a', 'b', 'c'], ['a', 'b'], ['a', 'b', 'c'], ['a', 'b'], ['a', 'b', 'c']], hosts: Array(5).fill(['a', 'b', 'c']) },
+    {
+      title: 'a removal waits for a second missing poll',
+      reads: [
+        ['a', 'b', 'c'],
+        ['a', 'b'],
+        ['a', 'b'],
+      ],
+      hosts: [
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+        ['a', 'b'],
+      ],
+    },
+    {
+      title: 'a host back before confirmation resets its count',
+      reads: [
+        ['a', 'b', 'c'],
+        ['a', 'b'],
+        ['a', 'b', 'c'],
+        ['a', 'b'],
+      ],
+      hosts: [
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+      ],
+    },
+    {
+      title: 'a flapping host is never removed',
+      reads: [
+        ['a', 'b', 'c'],
+        ['a', 'b'],
+        ['a', 'b', 'c'],
+        ['a', 'b'],
+        ['a', 'b', 'c'],
+      ],
+      hosts: Array(5).fill(['a', 'b', 'c']),
+    },
     { title: 'an empty first read publishes nothing', reads: [[]], hosts: [[]] },
-    { title: 'an empty read keeps everything', reads: [['a', 'b'], [], [], []], hosts: [['a', 'b'], ['a', 'b'], ['a', 'b'], ['a', 'b']] },
-    { title: 'an empty read is no confirming poll', reads: [['a', 'b', 'c'], ['a', 'b'], [], ['a', 'b']], hosts: [['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b']] },
-    { title: 'exactly half may go after confirmation', reads: [['a', 'b', 'c', 'd'], ['a', 'b'], ['a', 'b']], hosts: [['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['a', 'b']] },
+    {
+      title: 'an empty read keeps everything',
+      reads: [['a', 'b'], [], [], []],
+      hosts: [
+        ['a', 'b'],
+        ['a', 'b'],
+        ['a', 'b'],
+        ['a', 'b'],
+      ],
+    },
+    {
+      title: 'an empty read is no confirming poll',
+      reads: [['a', 'b', 'c'], ['a', 'b'], [], ['a', 'b']],
+      hosts: [
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c'],
+        ['a', 'b'],
+      ],
+    },
+    {
+      title: 'exactly half may go after confirmation',
+      reads: [
+        ['a', 'b', 'c', 'd'],
+        ['a', 'b'],
+        ['a', 'b'],
+      ],
+      hosts: [
+        ['a', 'b', 'c', 'd'],
+        ['a', 'b', 'c', 'd'],
+        ['a', 'b'],
+      ],
+    },
     {
       title: 'more than half is held until the mass confirmation',
       reads: [['a', 'b', 'c', 'd'], ['a'], ['a'], ['a'], ['a']],
       hosts: [['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['a']],
     },
     // The share is of the published set, which holds the newcomers from the first read that showed them.
-    { title: 'a set replaced by as many new hosts is half added, half removed', reads: [['a', 'b'], ['c', 'd'], ['c', 'd']], hosts: [['a', 'b'], ['a', 'b', 'c', 'd'], ['c', 'd']] },
-    { title: 'a removal larger than the share of the grown set is held', reads: [['a', 'b', 'c'], ['d'], ['d'], ['d'], ['d']], hosts: [['a', 'b', 'c'], ['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['d']] },
+    {
+      title: 'a set replaced by as many new hosts is half added, half removed',
+      reads: [
+        ['a', 'b'],
+        ['c', 'd'],
+        ['c', 'd'],
+      ],
+      hosts: [
+        ['a', 'b'],
+        ['a', 'b', 'c', 'd'],
+        ['c', 'd'],
+      ],
+    },
+    {
+      title: 'a removal larger than the share of the grown set is held',
+      reads: [['a', 'b', 'c'], ['d'], ['d'], ['d'], ['d']],
+      hosts: [['a', 'b', 'c'], ['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd'], ['d']],
+    },
   ])('$title', ({ reads, hosts }) => {
     expect(hostsAfter(reads)).toEqual(hosts);
   });
 
   it('starts from the published set, so a bad first read after a restart is not taken whole', () => {
-    expect(hostsAfter([['a'], ['a']], seeded(['a', 'b', 'c']))).toEqual([['a', 'b', 'c'], ['a', 'b', 'c']]);
+    expect(hostsAfter([['a'], ['a']], seeded(['a', 'b', 'c']))).toEqual([
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c'],
+    ]);
     expect(hostsAfter([['a', 'b', 'c']], seeded(['a', 'b', 'c', 'd']))).toEqual([['a', 'b', 'c', 'd']]);
   });
 
   it('removes at once when one confirming poll is asked for and the share allows it', () => {
-    expect(hostsAfter([['a', 'b', 'c'], ['a', 'b']], undefined, { confirmPolls: 1, maxShare: 0.5, massConfirmPolls: 1 })).toEqual([
+    expect(
+      hostsAfter(
+        [
+          ['a', 'b', 'c'],
+          ['a', 'b'],
+        ],
+        undefined,
+        { confirmPolls: 1, maxShare: 0.5, massConfirmPolls: 1 },
+      ),
+    ).toEqual([
       ['a', 'b', 'c'],
       ['a', 'b'],
     ]);
   });
 
   it('lets any share go when maxShare is 1', () => {
-    expect(hostsAfter([['a', 'b'], ['c'], ['c']], undefined, { confirmPolls: 2, maxShare: 1, massConfirmPolls: 9 })).toEqual([['a', 'b'], ['a', 'b', 'c'], ['c']]);
+    expect(hostsAfter([['a', 'b'], ['c'], ['c']], undefined, { confirmPolls: 2, maxShare: 1, massConfirmPolls: 9 })).toEqual([
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+      ['c'],
+    ]);
   });
 
   it('reports what changed, what is pending and a held mass removal', () => {
-    const verdicts = run([['a', 'b', 'c', 'd'], ['a', 'e'], ['a', 'e'], ['a', 'e'], ['a', 'e']]);
+    const verdicts = run([
+      ['a', 'b', 'c', 'd'],
+      ['a', 'e'],
+      ['a', 'e'],
+      ['a', 'e'],
+      ['a', 'e'],
+    ]);
     expect(verdicts.map(({ added, removed, pending, emptyRead }) => ({ added, removed, pending, emptyRead }))).toEqual([
       { added: ['a', 'b', 'c', 'd'], removed: [], pending: [], emptyRead: false },
       { added: ['e'], removed: [], pending: ['b', 'c', 'd'], emptyRead: false },
@@ -84,9 +188,19 @@ describe('applyPoll', () => {
 
 describe('the missing counts carried in the ConfigMap annotation', () => {
   it('round-trips, sorted', () => {
-    const text = serialiseMissing(new Map([['b', 2], ['a', 1]]));
+    const text = serialiseMissing(
+      new Map([
+        ['b', 2],
+        ['a', 1],
+      ]),
+    );
     expect(text).toBe('{"a":1,"b":2}');
-    expect(parseMissing(text, ['a', 'b', 'c'])).toEqual(new Map([['a', 1], ['b', 2]]));
+    expect(parseMissing(text, ['a', 'b', 'c'])).toEqual(
+      new Map([
+        ['a', 1],
+        ['b', 2],
+      ]),
+    );
   });
 
   it.each([

@@ -18,7 +18,11 @@ describe('configMapSizeWith', () => {
   it.each<{ title: string; existing: ConfigMapData | undefined; size: number }>([
     { title: 'a new object holds only our key', existing: undefined, size: 'k'.length + 'abc'.length },
     { title: 'our key replaced, others counted', existing: { data: { k: 'old text', other: 'xy' } }, size: 1 + 3 + 5 + 2 },
-    { title: 'binary data counted decoded', existing: { binaryData: { bin: Buffer.from('12345').toString('base64') } }, size: 1 + 3 + 3 + 5 },
+    {
+      title: 'binary data counted decoded',
+      existing: { binaryData: { bin: Buffer.from('12345').toString('base64') } },
+      size: 1 + 3 + 3 + 5,
+    },
     { title: 'multi-byte characters by bytes', existing: { data: { é: 'ü' } }, size: 1 + 3 + 2 + 2 },
   ])('$title', ({ existing, size }) => {
     expect(configMapSizeWith(existing, 'k', 'abc')).toBe(size);
@@ -38,12 +42,66 @@ describe('revert guard', () => {
     steps.reduce((state, [observation, at]) => trackReverts(state, observation, at, policy), NO_REVERTS);
 
   it.each<{ title: string; steps: [RevertObservation, number][]; stopped: boolean; reverts: number }>([
-    { title: 'no reverts', steps: [['other', 0], ['in place', 1]], stopped: false, reverts: 0 },
-    { title: 'two reverts keep patching', steps: [['reverted', 0], ['reverted', 10]], stopped: false, reverts: 2 },
-    { title: 'the third revert within the hour stops the fight', steps: [['reverted', 0], ['reverted', 10], ['reverted', 20]], stopped: true, reverts: 3 },
-    { title: 'reverts spread over more than the window never stop it', steps: [['reverted', 0], ['reverted', 1_800_000], ['reverted', 3_600_001]], stopped: false, reverts: 2 },
-    { title: 'a stopped fight stays stopped as reverts age out', steps: [['reverted', 0], ['reverted', 1], ['reverted', 2], ['other', 9_000_000]], stopped: true, reverts: 0 },
-    { title: 'our hash seen in place again ends the stop', steps: [['reverted', 0], ['reverted', 1], ['reverted', 2], ['in place', 3]], stopped: false, reverts: 0 },
+    {
+      title: 'no reverts',
+      steps: [
+        ['other', 0],
+        ['in place', 1],
+      ],
+      stopped: false,
+      reverts: 0,
+    },
+    {
+      title: 'two reverts keep patching',
+      steps: [
+        ['reverted', 0],
+        ['reverted', 10],
+      ],
+      stopped: false,
+      reverts: 2,
+    },
+    {
+      title: 'the third revert within the hour stops the fight',
+      steps: [
+        ['reverted', 0],
+        ['reverted', 10],
+        ['reverted', 20],
+      ],
+      stopped: true,
+      reverts: 3,
+    },
+    {
+      title: 'reverts spread over more than the window never stop it',
+      steps: [
+        ['reverted', 0],
+        ['reverted', 1_800_000],
+        ['reverted', 3_600_001],
+      ],
+      stopped: false,
+      reverts: 2,
+    },
+    {
+      title: 'a stopped fight stays stopped as reverts age out',
+      steps: [
+        ['reverted', 0],
+        ['reverted', 1],
+        ['reverted', 2],
+        ['other', 9_000_000],
+      ],
+      stopped: true,
+      reverts: 0,
+    },
+    {
+      title: 'our hash seen in place again ends the stop',
+      steps: [
+        ['reverted', 0],
+        ['reverted', 1],
+        ['reverted', 2],
+        ['in place', 3],
+      ],
+      stopped: false,
+      reverts: 0,
+    },
   ])('$title', ({ steps, stopped, reverts }) => {
     const state = replay(steps);
     expect(state.stopped).toBe(stopped);

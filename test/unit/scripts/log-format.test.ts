@@ -14,7 +14,14 @@ describe('demo log formatting', () => {
 
   it('shows time, level, message and the structured fields, hiding what every line carries', () => {
     const timestamp = '2026-11-24T05:12:51.000Z';
-    const line = JSON.stringify({ app: 'thanos-store-discovery', level: 'info', message: 'ConfigMap written', endpoints: 3, outcome: 'created', timestamp });
+    const line = JSON.stringify({
+      app: 'thanos-store-discovery',
+      level: 'info',
+      message: 'ConfigMap written',
+      endpoints: 3,
+      outcome: 'created',
+      timestamp,
+    });
     expect(formatLogLine(line)).toBe(`${clockTime(timestamp)} info  ConfigMap written endpoints=3 outcome=created`);
   });
 

@@ -59,7 +59,11 @@ describe('createConfigMapWriter', () => {
     await expect(writer.write(request(undefined))).resolves.toBe('created');
 
     expect(core.calls).toEqual([
-      expect.objectContaining({ method: 'create', fieldManager: FIELD_MANAGER, body: { ...OUR_FIELDS, metadata: { ...OUR_FIELDS.metadata, labels: { [MANAGED_BY_LABEL]: 'thanos-store-discovery' } } } }),
+      expect.objectContaining({
+        method: 'create',
+        fieldManager: FIELD_MANAGER,
+        body: { ...OUR_FIELDS, metadata: { ...OUR_FIELDS.metadata, labels: { [MANAGED_BY_LABEL]: 'thanos-store-discovery' } } },
+      }),
     ]);
     expect(await writes()).toEqual({ create: 1, update: 0 });
   });
@@ -72,7 +76,13 @@ describe('createConfigMapWriter', () => {
     await expect(writer.write(request(existing))).resolves.toBe('updated');
 
     expect(core.calls).toEqual([
-      { method: 'apply', body: OUR_FIELDS, fieldManager: FIELD_MANAGER, force: true, headers: { 'Content-Type': 'application/apply-patch+yaml' } },
+      {
+        method: 'apply',
+        body: OUR_FIELDS,
+        fieldManager: FIELD_MANAGER,
+        force: true,
+        headers: { 'Content-Type': 'application/apply-patch+yaml' },
+      },
     ]);
     expect(core.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
     expect(core.current?.metadata?.labels).toEqual({ team: 'observability' });
@@ -83,7 +93,11 @@ describe('createConfigMapWriter', () => {
 
   it('reports unchanged, and counts no write, when the object already holds our content', async () => {
     const { core, writer, writes } = setup();
-    const ours = core.put({ ...theirs(), metadata: { ...theirs().metadata, annotations: { [HASH_ANNOTATION]: 'new-hash' } }, data: { [KEY]: TEXT } });
+    const ours = core.put({
+      ...theirs(),
+      metadata: { ...theirs().metadata, annotations: { [HASH_ANNOTATION]: 'new-hash' } },
+      data: { [KEY]: TEXT },
+    });
 
     await expect(writer.write(request(ours))).resolves.toBe('unchanged');
 
@@ -106,26 +120,74 @@ describe('createConfigMapWriter', () => {
     expect(await writes()).toEqual({ create: 0, update: 1 });
   });
 
-  const failures: Array<{ name: string; existing: boolean; fail: Array<['create' | 'apply', unknown]>; operation: string; status: number | undefined; says: string }> = [
-    { name: 'create answers 500', existing: false, fail: [['create', apiError(500, 'InternalError', 'etcdserver: request timed out')]], operation: 'create', status: 500, says: 'etcdserver: request timed out' },
-    { name: 'apply answers 503', existing: true, fail: [['apply', apiError(503, 'ServiceUnavailable')]], operation: 'apply', status: 503, says: 'HTTP 503 ServiceUnavailable' },
-    { name: 'apply answers 403', existing: true, fail: [['apply', apiError(403, 'Forbidden', 'configmaps is forbidden')]], operation: 'apply', status: 403, says: 'configmaps is forbidden' },
-    { name: 'the apply after an AlreadyExists answers 500', existing: false, fail: [['create', apiError(409, 'AlreadyExists')], ['apply', apiError(500, 'InternalError')]], operation: 'apply', status: 500, says: 'HTTP 500 InternalError' },
-    { name: 'the network fails', existing: true, fail: [['apply', new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 10.0.0.1:443') })]], operation: 'apply', status: undefined, says: 'fetch failed: caused by: connect ECONNREFUSED' },
+  const failures: Array<{
+    name: string;
+    existing: boolean;
+    fail: Array<['create' | 'apply', unknown]>;
+    operation: string;
+    status: number | undefined;
+    says: string;
+  }> = [
+    {
+      name: 'create answers 500',
+      existing: false,
+      fail: [['create', apiError(500, 'InternalError', 'etcdserver: request timed out')]],
+      operation: 'create',
+      status: 500,
+      says: 'etcdserver: request timed out',
+    },
+    {
+      name: 'apply answers 503',
+      existing: true,
+      fail: [['apply', apiError(503, 'ServiceUnavailable')]],
+      operation: 'apply',
+      status: 503,
+      says: 'HTTP 503 ServiceUnavailable',
+    },
+    {
+      name: 'apply answers 403',
+      existing: true,
+      fail: [['apply', apiError(403, 'Forbidden', 'configmaps is forbidden')]],
+      operation: 'apply',
+      status: 403,
+      says: 'configmaps is forbidden',
+    },
+    {
+      name: 'the apply after an AlreadyExists answers 500',
+      existing: false,
+      fail: [
+        ['create', apiError(409, 'AlreadyExists')],
+        ['apply', apiError(500, 'InternalError')],
+      ],
+      operation: 'apply',
+      status: 500,
+      says: 'HTTP 500 InternalError',
+    },
+    {
+      name: 'the network fails',
+      existing: true,
+      fail: [['apply', new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 10.0.0.1:443') })]],
+      operation: 'apply',
+      status: undefined,
+      says: 'fetch failed: caused by: connect ECONNREFUSED',
+    },
   ];
 
-  it.each(failures)('throws a KubernetesWriteError naming the ConfigMap when $name', async ({ existing, fail, operation, status, says }) => {
-    const { core, writer, writes } = setup();
-    const cached = existing ? core.put(theirs()) : undefined;
-    for (const [method, error] of fail) core.failNext(method, error);
+  it.each(failures)(
+    'throws a KubernetesWriteError naming the ConfigMap when $name',
+    async ({ existing, fail, operation, status, says }) => {
+      const { core, writer, writes } = setup();
+      const cached = existing ? core.put(theirs()) : undefined;
+      for (const [method, error] of fail) core.failNext(method, error);
 
-    const error = await writer.write(request(cached)).catch((caught: unknown) => caught);
+      const error = await writer.write(request(cached)).catch((caught: unknown) => caught);
 
-    expect(error).toBeInstanceOf(KubernetesWriteError);
-    expect(error).toMatchObject({ resource: `ConfigMap ${NAMESPACE}/${NAME}`, status });
-    expect((error as Error).message).toMatch(new RegExp(`^${operation} of ConfigMap ${NAMESPACE}/${NAME} failed`));
-    expect((error as Error).message).toContain(says);
-    expect((error as Error).cause).toBe(fail.at(-1)?.[1]);
-    expect(await writes()).toEqual({ create: 0, update: 0 });
-  });
+      expect(error).toBeInstanceOf(KubernetesWriteError);
+      expect(error).toMatchObject({ resource: `ConfigMap ${NAMESPACE}/${NAME}`, status });
+      expect((error as Error).message).toMatch(new RegExp(`^${operation} of ConfigMap ${NAMESPACE}/${NAME} failed`));
+      expect((error as Error).message).toContain(says);
+      expect((error as Error).cause).toBe(fail.at(-1)?.[1]);
+      expect(await writes()).toEqual({ create: 0, update: 0 });
+    },
+  );
 });

@@ -165,7 +165,10 @@ describe('buildRestartMessage', () => {
 
     expect(Buffer.byteLength(message)).toBeLessThanOrEqual(1024);
     expect(message.startsWith(`+${added} -${removed}: `)).toBe(true);
-    for (const [side, total] of [['new', added], ['old', removed]] as const) {
+    for (const [side, total] of [
+      ['new', added],
+      ['old', removed],
+    ] as const) {
       if (total === 0) continue;
       const shown = message.split(`cluster-${side}-`).length - 1;
       const more = new RegExp(`cluster-${side}-\\d+[^;]*, \\.\\.\\. (\\d+) more`).exec(message);

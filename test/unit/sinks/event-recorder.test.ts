@@ -62,7 +62,11 @@ describe('createEventRecorder', () => {
   });
 
   it.each([
-    { name: 'RBAC refuses it', failure: apiError(403, 'Forbidden', 'events is forbidden'), says: 'HTTP 403 Forbidden: events is forbidden' },
+    {
+      name: 'RBAC refuses it',
+      failure: apiError(403, 'Forbidden', 'events is forbidden'),
+      says: 'HTTP 403 Forbidden: events is forbidden',
+    },
     { name: 'the network fails', failure: new TypeError('fetch failed'), says: 'fetch failed' },
   ])('logs a warning and resolves when $name', async ({ failure, says }) => {
     const core = new FakeEventsApi();

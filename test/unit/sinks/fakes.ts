@@ -52,8 +52,9 @@ export interface ConfigMapCall {
 /** Runs each per-request middleware on a bare request, to read the headers it sets. */
 function headersSetBy(options: Configuration | ConfigurationOptions | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
-  const middleware = (options)?.middleware ?? [];
-  for (const step of middleware) step.pre({ setHeaderParam: (key: string, value: string) => (headers[key] = value) } as unknown as RequestContext);
+  const middleware = options?.middleware ?? [];
+  for (const step of middleware)
+    step.pre({ setHeaderParam: (key: string, value: string) => (headers[key] = value) } as unknown as RequestContext);
   return headers;
 }
 
@@ -90,7 +91,10 @@ export class FakeConfigMapApi implements ConfigMapApi {
     return structuredClone(this.stored);
   }
 
-  async patchNamespacedConfigMap(param: CoreV1ApiPatchNamespacedConfigMapRequest, options?: Configuration | ConfigurationOptions): Promise<V1ConfigMap> {
+  async patchNamespacedConfigMap(
+    param: CoreV1ApiPatchNamespacedConfigMapRequest,
+    options?: Configuration | ConfigurationOptions,
+  ): Promise<V1ConfigMap> {
     const body = param.body as V1ConfigMap;
     this.record('apply', body, param.fieldManager, param.force, options);
     if (this.stored === undefined) {
@@ -106,7 +110,13 @@ export class FakeConfigMapApi implements ConfigMapApi {
     return structuredClone(this.stored);
   }
 
-  private record(method: Method, body: V1ConfigMap, fieldManager: string | undefined, force: boolean | undefined, options: Configuration | ConfigurationOptions | undefined): void {
+  private record(
+    method: Method,
+    body: V1ConfigMap,
+    fieldManager: string | undefined,
+    force: boolean | undefined,
+    options: Configuration | ConfigurationOptions | undefined,
+  ): void {
     this.calls.push({ method, body: structuredClone(body), fieldManager, force, headers: headersSetBy(options) });
     const index = this.faults.findIndex((fault) => fault.method === method);
     if (index === -1) return;

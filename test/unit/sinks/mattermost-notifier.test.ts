@@ -40,7 +40,13 @@ const refused: Answer = async () => {
   throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:443'), { code: 'ECONNREFUSED' }) });
 };
 
-type SetupOptions = { fetch?: typeof fetch; url?: string | undefined; repeatIntervalMs?: number; timeoutMs?: number; queueCapacity?: number };
+type SetupOptions = {
+  fetch?: typeof fetch;
+  url?: string | undefined;
+  repeatIntervalMs?: number;
+  timeoutMs?: number;
+  queueCapacity?: number;
+};
 
 function setup(options: SetupOptions = {}) {
   const metrics = createMetrics();
@@ -82,8 +88,11 @@ async function stopNow(notifier: { stop(deadlineMs: number): Promise<void> }): P
 }
 
 describe('buildMattermostPayload', () => {
-  it('is the older tool\'s payload, field for field and in the same order', () => {
-    const payload = buildMattermostPayload('Thanos store discovery failed to read Route53', 'listing zone Z1 failed: caused by: Throttling: Rate exceeded');
+  it("is the older tool's payload, field for field and in the same order", () => {
+    const payload = buildMattermostPayload(
+      'Thanos store discovery failed to read Route53',
+      'listing zone Z1 failed: caused by: Throttling: Rate exceeded',
+    );
     expect(JSON.stringify(payload)).toBe(JSON.stringify(COMPAT_PAYLOAD));
   });
 });
@@ -96,7 +105,7 @@ describe('createMattermostNotifier', () => {
     jest.useRealTimers();
   });
 
-  it('posts the older tool\'s JSON, with the error\'s cause chain, to the webhook', async () => {
+  it("posts the older tool's JSON, with the error's cause chain, to the webhook", async () => {
     const { fetch, calls } = fakeFetch();
     const { notifier, outcomes } = setup({ fetch });
 
@@ -170,7 +179,7 @@ describe('createMattermostNotifier', () => {
   });
 
   it.each([
-    { name: 'an HTTP 500 answer', answer: (async () => new Response('failing', { status: 500 })), logged: { status: 500 } },
+    { name: 'an HTTP 500 answer', answer: async () => new Response('failing', { status: 500 }), logged: { status: 500 } },
     { name: 'a hook that never answers', answer: hangs, logged: { error: expect.stringMatching(/did not answer in time/) } },
   ])('claims the repeat window with $name, so the channel gets one post per window', async ({ answer, logged }) => {
     const { fetch, calls } = fakeFetch(answer);
@@ -184,7 +193,9 @@ describe('createMattermostNotifier', () => {
 
     expect(calls.map((call) => call.at)).toEqual([0, 60_000, 120_000]);
     expect(await outcomes()).toMatchObject({ sent: 0, failed: 3, suppressed: 147 });
-    expect(entries).toContainEqual(expect.objectContaining({ level: 'warn', message: 'could not send Mattermost alert', title: 'read failed', ...logged }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'could not send Mattermost alert', title: 'read failed', ...logged }),
+    );
     await stopNow(notifier);
   });
 
@@ -267,10 +278,17 @@ describe('createMattermostNotifier', () => {
   });
 
   it.each([
-    { name: 'a non-2xx answer', answer: (async () => new Response('no such hook', { status: 404 })) },
-    { name: 'a network error', answer: (async () => Promise.reject(new TypeError('fetch failed', { cause: new Error('getaddrinfo ENOTFOUND mattermost.example.com') }))) },
-    { name: 'an error that quotes the URL', answer: (async () => Promise.reject(new TypeError(`Failed to parse URL from ${URL_WITH_SECRET}`))) },
-    { name: 'an error that quotes the path', answer: (async () => Promise.reject(new Error(`POST /hooks/${SECRET} refused`))) },
+    { name: 'a non-2xx answer', answer: async () => new Response('no such hook', { status: 404 }) },
+    {
+      name: 'a network error',
+      answer: async () =>
+        Promise.reject(new TypeError('fetch failed', { cause: new Error('getaddrinfo ENOTFOUND mattermost.example.com') })),
+    },
+    {
+      name: 'an error that quotes the URL',
+      answer: async () => Promise.reject(new TypeError(`Failed to parse URL from ${URL_WITH_SECRET}`)),
+    },
+    { name: 'an error that quotes the path', answer: async () => Promise.reject(new Error(`POST /hooks/${SECRET} refused`)) },
   ])('never logs the webhook URL on $name', async ({ answer }) => {
     const { fetch } = fakeFetch(answer);
     const { notifier, entries, outcomes } = setup({ fetch });
@@ -354,12 +372,16 @@ describe('createMattermostNotifier against a local HTTP receiver', () => {
     const { notifier, entries } = setup({ url: `http://127.0.0.1:${port}/hooks/${SECRET}` });
 
     notifier.notify({ title: 'read failed', error: 'throttled' });
-    const retryScheduled = () => entries.some((entry) => entry['message'] === 'could not send Mattermost alert' && typeof entry['retryInMs'] === 'number');
+    const retryScheduled = () =>
+      entries.some((entry) => entry['message'] === 'could not send Mattermost alert' && typeof entry['retryInMs'] === 'number');
     while (!retryScheduled()) await new Promise((resolve) => setTimeout(resolve, 10));
     await notifier.stop(0);
 
     // The first retry a second later; stop made one last try at once, with no retry after it.
-    expect(entries.map((entry) => [entry['level'], entry['retryInMs']])).toEqual([['warn', 1_000], ['warn', undefined]]);
+    expect(entries.map((entry) => [entry['level'], entry['retryInMs']])).toEqual([
+      ['warn', 1_000],
+      ['warn', undefined],
+    ]);
     expect(JSON.stringify(entries)).not.toContain(SECRET);
   });
 });

@@ -17,7 +17,10 @@ export const sdkErrors = {
   throttling: () =>
     new Route53ServiceException({ name: 'Throttling', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' }),
   priorRequestNotComplete: () =>
-    new PriorRequestNotComplete({ $metadata: { httpStatusCode: 400 }, message: 'The request was rejected because Route 53 was still processing a prior request.' }),
+    new PriorRequestNotComplete({
+      $metadata: { httpStatusCode: 400 },
+      message: 'The request was rejected because Route 53 was still processing a prior request.',
+    }),
   serviceUnavailable: () =>
     new Route53ServiceException({ name: 'Unknown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'UnknownError' }),
   socketHangUp: () => Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET', $metadata: {} }),

@@ -38,8 +38,16 @@ describe('selectEndpointHosts', () => {
     },
     { title: 'TXT ignored', records: [record('a-grpc.x.', 'TXT')], hosts: [] },
     { title: 'SRV ignored', records: [record('a-grpc.x.', 'SRV')], hosts: [] },
-    { title: 'A and AAAA of one name give one host', records: [record('a-grpc.x.', 'A'), record('a-grpc.x.', 'AAAA')], hosts: ['a-grpc.x'] },
-    { title: 'names differing only in case dedupe', records: [record('a-grpc.x.', 'A'), record('A-Grpc.X.', 'CNAME')], hosts: ['a-grpc.x'] },
+    {
+      title: 'A and AAAA of one name give one host',
+      records: [record('a-grpc.x.', 'A'), record('a-grpc.x.', 'AAAA')],
+      hosts: ['a-grpc.x'],
+    },
+    {
+      title: 'names differing only in case dedupe',
+      records: [record('a-grpc.x.', 'A'), record('A-Grpc.X.', 'CNAME')],
+      hosts: ['a-grpc.x'],
+    },
     {
       title: 'sorted',
       records: [record('c-grpc.x.', 'A'), record('a-grpc.y.', 'A'), record('b-grpc.x.', 'A'), record('a-grpc.x.', 'A')],

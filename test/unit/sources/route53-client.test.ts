@@ -91,8 +91,16 @@ describe('createRoute53Client', () => {
   it.each<{ title: string; failure: Reply; outcome: Route53Outcome }>([
     { title: 'Throttling', failure: errorReply(400, 'Throttling', 'Rate exceeded'), outcome: 'throttled' },
     { title: 'PriorRequestNotComplete', failure: errorReply(400, 'PriorRequestNotComplete', 'busy'), outcome: 'throttled' },
-    { title: 'HTTP 503', failure: (res) => res.writeHead(503, { 'content-type': 'text/html' }).end('<html>unavailable</html>'), outcome: 'server_error' },
-    { title: 'NoSuchHostedZone', failure: errorReply(404, 'NoSuchHostedZone', 'No hosted zone found with ID: Z1'), outcome: 'client_error' },
+    {
+      title: 'HTTP 503',
+      failure: (res) => res.writeHead(503, { 'content-type': 'text/html' }).end('<html>unavailable</html>'),
+      outcome: 'server_error',
+    },
+    {
+      title: 'NoSuchHostedZone',
+      failure: errorReply(404, 'NoSuchHostedZone', 'No hosted zone found with ID: Z1'),
+      outcome: 'client_error',
+    },
   ])('makes one HTTP attempt per send on $title, whose SDK error classifies as $outcome', async ({ failure, outcome }) => {
     reply = failure;
 

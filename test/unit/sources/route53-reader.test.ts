@@ -55,7 +55,12 @@ describe('pagination', () => {
   it('starts at the beginning of the zone and passes NextRecordName/Type/Identifier through exactly', async () => {
     const { reader, requests } = readerFor({
       Z1: [
-        { ResourceRecordSets: [record('a-grpc.x.', 'A'), record('web.x.', 'A')], IsTruncated: true, NextRecordName: 'b-grpc.x.', NextRecordType: 'AAAA' },
+        {
+          ResourceRecordSets: [record('a-grpc.x.', 'A'), record('web.x.', 'A')],
+          IsTruncated: true,
+          NextRecordName: 'b-grpc.x.',
+          NextRecordType: 'AAAA',
+        },
         {
           ResourceRecordSets: [record('b-grpc.x.', 'AAAA')],
           IsTruncated: true,
@@ -67,11 +72,22 @@ describe('pagination', () => {
       ],
     });
 
-    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'], recordSetsRead: 5, zones: ['Z1'], requests: 3 });
+    await expect(reader.read()).resolves.toEqual({
+      hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'],
+      recordSetsRead: 5,
+      zones: ['Z1'],
+      requests: 3,
+    });
     expect(requests).toStrictEqual([
       { HostedZoneId: 'Z1', MaxItems: 300 },
       { HostedZoneId: 'Z1', MaxItems: 300, StartRecordName: 'b-grpc.x.', StartRecordType: 'AAAA' },
-      { HostedZoneId: 'Z1', MaxItems: 300, StartRecordName: 'c\\052-grpc.x.', StartRecordType: 'CNAME', StartRecordIdentifier: 'eu-west-1' },
+      {
+        HostedZoneId: 'Z1',
+        MaxItems: 300,
+        StartRecordName: 'c\\052-grpc.x.',
+        StartRecordType: 'CNAME',
+        StartRecordIdentifier: 'eu-west-1',
+      },
     ]);
     expect(await requestCount(metrics, 'Z1', 'success')).toBe(3);
     expect(await pollCount(metrics, 'success')).toBe(1);
@@ -87,7 +103,12 @@ describe('pagination', () => {
       Z3: [{ ResourceRecordSets: [APEX_SOA] }],
     });
 
-    await expect(reader.read()).resolves.toEqual({ hosts: ['a-grpc.x', 'a-grpc.y', 'b-grpc.x'], recordSetsRead: 5, zones: ['Z1', 'Z2', 'Z3'], requests: 4 });
+    await expect(reader.read()).resolves.toEqual({
+      hosts: ['a-grpc.x', 'a-grpc.y', 'b-grpc.x'],
+      recordSetsRead: 5,
+      zones: ['Z1', 'Z2', 'Z3'],
+      requests: 4,
+    });
     expect(requests.map((r) => r.HostedZoneId)).toEqual(['Z1', 'Z2', 'Z2', 'Z3']);
   });
 
@@ -131,7 +152,9 @@ describe('pagination', () => {
 
     await reader.read();
     await reader.read();
-    const skipWarnings = (warn.mock.calls as unknown[][]).filter(([message]) => message === 'skipped a Route53 record that cannot be a store endpoint');
+    const skipWarnings = (warn.mock.calls as unknown[][]).filter(
+      ([message]) => message === 'skipped a Route53 record that cannot be a store endpoint',
+    );
     expect(skipWarnings.map(([, fields]) => fields)).toEqual([
       { zone: 'Z1', record: '*-grpc.x', reason: 'wildcard', detail: 'a wildcard record names no single host' },
       { zone: 'Z1', record: 'b\\056-grpc.x', reason: 'not_a_hostname', detail: 'label "b.-grpc" is not a hostname label' },
@@ -163,7 +186,9 @@ describe('retries', () => {
     await expect(reader.read()).resolves.toMatchObject({ hosts: ['a-grpc.x', 'b-grpc.x'], requests: 4 });
     expect(requests).toHaveLength(4);
     expect(requests[0]).toStrictEqual({ HostedZoneId: 'Z1', MaxItems: 300 });
-    expect(requests.slice(1)).toStrictEqual(Array(3).fill({ HostedZoneId: 'Z1', MaxItems: 300, StartRecordName: 'b-grpc.x.', StartRecordType: 'A' }));
+    expect(requests.slice(1)).toStrictEqual(
+      Array(3).fill({ HostedZoneId: 'Z1', MaxItems: 300, StartRecordName: 'b-grpc.x.', StartRecordType: 'A' }),
+    );
     expect(await requestCount(metrics, 'Z1', outcome)).toBe(2);
     expect(await requestCount(metrics, 'Z1', 'success')).toBe(2);
     expect(warn).toHaveBeenCalledTimes(2);
@@ -195,7 +220,9 @@ describe('retries', () => {
 
     const error = await readError(reader.read());
     expect(error).toMatchObject({ zone: 'Z1', code: 'Throttling' });
-    expect(error.message).toMatch(/^Route53 zone Z1: ListResourceRecordSets failed after 3 attempts \(Throttling, HTTP 400\): Rate exceeded$/);
+    expect(error.message).toMatch(
+      /^Route53 zone Z1: ListResourceRecordSets failed after 3 attempts \(Throttling, HTTP 400\): Rate exceeded$/,
+    );
     expect(requests).toHaveLength(3);
     expect(await requestCount(metrics, 'Z1', 'throttled')).toBe(3);
     expect(await pollCount(metrics, 'error')).toBe(1);
@@ -283,7 +310,9 @@ describe('cancellation', () => {
       client: {
         send: ((_command: unknown, options: { abortSignal: AbortSignal }) =>
           new Promise((_resolve, reject) => {
-            options.abortSignal.addEventListener('abort', () => reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })));
+            options.abortSignal.addEventListener('abort', () =>
+              reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })),
+            );
           })) as never,
       },
       zones: ['Z1'],
