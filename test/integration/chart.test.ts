@@ -29,6 +29,7 @@ import { resolvePeerBinaries } from '../peers/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
 import {
   CHART,
+  chartInstallArgs,
   createHelm,
   only,
   PEER_BUILD_TIMEOUT_MS,
@@ -611,18 +612,7 @@ describe('helm install into a real kube-apiserver', () => {
   });
 
   async function install(namespace: string, ...args: string[]): Promise<ToolResult> {
-    const result = await helm([
-      'install',
-      RELEASE,
-      CHART,
-      '--namespace',
-      namespace,
-      '--kubeconfig',
-      controlPlane!.kubeconfigPath,
-      '-f',
-      VALID_VALUES,
-      ...args,
-    ]);
+    const result = await helm(chartInstallArgs(RELEASE, namespace, controlPlane!.kubeconfigPath, ...args));
     if (result.code !== 0) throw new Error(`helm install failed (${result.code}):\n${result.stderr}`);
     return result;
   }

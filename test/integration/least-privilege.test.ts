@@ -3,7 +3,7 @@
 // asked what else that account could do.
 import { join } from 'node:path';
 import { ApiException, AppsV1Api, CoreV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
-import { CHART, helmForTests, VALID_VALUES } from '../support/tools.ts';
+import { chartInstallArgs, helmForTests } from '../support/tools.ts';
 import { accessDecisions, kubeConfigFrom, writeServiceAccountKubeconfig } from '../support/service-account.ts';
 import {
   expectedFileSd,
@@ -27,21 +27,17 @@ describe("least privilege: the chart's own ServiceAccount", () => {
   /** The chart installed for the test's Thanos objects, and a kubeconfig holding a token for its ServiceAccount. */
   async function installChart(namespace: string): Promise<string> {
     const { controlPlane } = suite.peers;
-    const result = await helm([
-      'install',
-      RELEASE,
-      CHART,
-      '--namespace',
-      namespace,
-      '--kubeconfig',
-      controlPlane.kubeconfigPath,
-      '-f',
-      VALID_VALUES,
-      '--set',
-      `thanos.configMapName=${THANOS_CONFIGMAP}`,
-      '--set',
-      `thanos.deploymentName=${THANOS_DEPLOYMENT}`,
-    ]);
+    const result = await helm(
+      chartInstallArgs(
+        RELEASE,
+        namespace,
+        controlPlane.kubeconfigPath,
+        '--set',
+        `thanos.configMapName=${THANOS_CONFIGMAP}`,
+        '--set',
+        `thanos.deploymentName=${THANOS_DEPLOYMENT}`,
+      ),
+    );
     if (result.code !== 0) throw new Error(`helm install failed (${result.code}):\n${result.stderr}`);
     return writeServiceAccountKubeconfig(
       controlPlane.kubeConfig(),

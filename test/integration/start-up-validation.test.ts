@@ -2,7 +2,7 @@
 // credentials at the first alert) are refused at start-up with exit 2, and by the chart's schema at `helm install`.
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { CHART, helmForTests, VALID_VALUES } from '../support/tools.ts';
+import { chartInstallArgs, helmForTests } from '../support/tools.ts';
 import { readConfigMap, readDeployment } from '../support/thanos.ts';
 import { aRecords, scenarioSuite } from '../support/scenario.ts';
 import type { ControllerProcess } from '../support/controller-process.ts';
@@ -94,18 +94,7 @@ describe('start-up validation', () => {
 
   describe('helm install refuses', () => {
     async function install(namespace: string, ...args: string[]) {
-      return helm([
-        'install',
-        'tsd',
-        CHART,
-        '--namespace',
-        namespace,
-        '--kubeconfig',
-        suite.peers.controlPlane.kubeconfigPath,
-        '-f',
-        VALID_VALUES,
-        ...args,
-      ]);
+      return helm(chartInstallArgs('tsd', namespace, suite.peers.controlPlane.kubeconfigPath, ...args));
     }
 
     it.each(['..', '.', '..data', 'a/b', 'k'.repeat(254)])('thanos.configMapKey=%s', async (key) => {

@@ -86,6 +86,11 @@ export function helmForTests(): (args: readonly string[]) => Promise<ToolResult>
   };
 }
 
+/** `helm install <release> <chart> --namespace <namespace> --kubeconfig <path> -f <valid values> ...args`. */
+export function chartInstallArgs(release: string, namespace: string, kubeconfigPath: string, ...args: string[]): string[] {
+  return ['install', release, CHART, '--namespace', namespace, '--kubeconfig', kubeconfigPath, '-f', VALID_VALUES, ...args];
+}
+
 /** `--set key=value` arguments for helm, one pair per entry. */
 export function setValues(values: Record<string, string | number | boolean>): string[] {
   return Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]);
