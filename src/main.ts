@@ -1,7 +1,7 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
 import { ConsumerMonitor } from './controller/consumer-monitor.ts';
-import { parseEndpointsFile } from './controller/endpoints.ts';
+import { publishedEndpoints } from './controller/endpoints.ts';
 import { DEFAULT_INFORMER_TIMING, SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
@@ -119,6 +119,9 @@ async function main(): Promise<number> {
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);
   const events = createEventRecorder({ core, namespace, logger });
+  // The consumer monitor and the delivery check report from one replica, and record no Event in a dry run.
+  const leads = () => elector === undefined || elector.isLeader();
+  const reportEvents = config.dryRun ? undefined : events;
   const consumers = new ConsumerMonitor({
     expectation: {
       configMapName: config.configMapName,
@@ -127,9 +130,8 @@ async function main(): Promise<number> {
       restartMode: config.restartMode,
       pollIntervalMs: config.pollIntervalMs,
     },
-    // A standby stays quiet: one replica reports.
-    active: () => elector === undefined || elector.isLeader(),
-    events: config.dryRun ? undefined : events,
+    active: leads,
+    events: reportEvents,
     metrics,
     logger,
   });
@@ -138,8 +140,8 @@ async function main(): Promise<number> {
     core,
     configMap: () => configMaps.get(),
     deployment: () => deployments.get(),
-    active: () => elector === undefined || elector.isLeader(),
-    events: config.dryRun ? undefined : events,
+    active: leads,
+    events: reportEvents,
     notifier,
     metrics,
     logger,
@@ -243,11 +245,9 @@ async function main(): Promise<number> {
 
 /** What the ConfigMap publishes now: hosts without ports and the removals it carries; undefined when unreadable or empty. */
 function publishedState(configMap: V1ConfigMap | undefined, key: string): DesiredState | undefined {
-  const text = configMap?.data?.[key];
-  if (text === undefined) return undefined;
-  const parsed = parseEndpointsFile(text);
-  if (!parsed.ok || parsed.endpoints.length === 0) return undefined;
-  const hosts = [...new Set(parsed.endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))].sort();
+  const endpoints = publishedEndpoints(configMap?.data, key);
+  if (endpoints === undefined || endpoints.length === 0) return undefined;
+  const hosts = [...new Set(endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))].sort();
   return { hosts, missing: parseMissing(configMap?.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION], hosts) };
 }
 

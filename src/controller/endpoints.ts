@@ -142,6 +142,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** What a ConfigMap publishes under `key`, normalised; undefined when it holds nothing readable there. */
+export function publishedEndpoints(data: Readonly<Record<string, string>> | undefined, key: string): Endpoint[] | undefined {
+  const text = data?.[key];
+  if (text === undefined) return undefined;
+  const parsed = parseEndpointsFile(text);
+  return parsed.ok ? parsed.endpoints : undefined;
+}
+
 export function diffEndpoints(before: readonly Endpoint[], after: readonly Endpoint[]): { added: Endpoint[]; removed: Endpoint[] } {
   if (before === after) return { added: [], removed: [] };
   const old = new Set(before);

@@ -1,6 +1,6 @@
 import type { CoreV1Api, V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import type { Config } from '../config.ts';
-import { parseEndpointsFile } from '../controller/endpoints.ts';
+import { publishedEndpoints } from '../controller/endpoints.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventRecorder } from '../sinks/event-recorder.ts';
@@ -27,12 +27,7 @@ export function createDeliveryCheck(options: {
     serviceUrl: config.delivery.queryUrl,
     intervalMs: config.delivery.intervalMs,
     alertAfterMs: config.delivery.alertAfterMs,
-    published: () => {
-      const text = configMap()?.data?.[configMapKey];
-      if (text === undefined) return undefined;
-      const parsed = parseEndpointsFile(text);
-      return parsed.ok ? parsed.endpoints : undefined;
-    },
+    published: () => publishedEndpoints(configMap()?.data, configMapKey),
     listPods: async (labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
   });
 }
