@@ -102,24 +102,28 @@ export function createMattermostNotifier(options: {
       return {};
     } catch (sendError) {
       metrics.alerts.inc({ outcome: 'failed' });
-      const retryAt = !lastTry && NOT_SENT_CODES.has(errorCode(sendError)) ? nextTry(alert) : undefined;
+      const retry = !lastTry && NOT_SENT_CODES.has(errorCode(sendError)) ? nextTry(alert) : undefined;
       logger.warn('could not send Mattermost alert', {
         title,
         error: redact(describeError(sendError), url!),
-        ...(retryAt === undefined ? {} : { retryInMs: retryAt - Date.now() }),
+        ...(retry === undefined ? {} : { retryInMs: retry.delayMs }),
       });
-      if (retryAt === undefined) return {};
+      if (retry === undefined) return {};
       alert.attempt += 1;
-      return { retryAt };
+      return { retryAt: retry.at };
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** The next try after a post that never left, or undefined when it would fall outside the alert's window. */
-  function nextTry(alert: QueuedAlert): number | undefined {
-    const retryAt = Date.now() + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** alert.attempt);
-    return retryAt < alert.claimedAt + repeatIntervalMs ? retryAt : undefined;
+  /**
+   * The next try after a post that never left, or undefined when it would fall outside the alert's window. The delay is
+   * computed once, so the log states exactly the backoff chosen.
+   */
+  function nextTry(alert: QueuedAlert): { at: number; delayMs: number } | undefined {
+    const delayMs = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** alert.attempt);
+    const at = Date.now() + delayMs;
+    return at < alert.claimedAt + repeatIntervalMs ? { at, delayMs } : undefined;
   }
 
   const outbox = new Outbox<QueuedAlert>({

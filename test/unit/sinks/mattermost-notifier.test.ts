@@ -370,12 +370,19 @@ describe('createMattermostNotifier against a local HTTP receiver', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const { notifier, entries } = setup({ url: `http://127.0.0.1:${port}/hooks/${SECRET}` });
-
-    notifier.notify({ title: 'read failed', error: 'throttled' });
-    const retryScheduled = () =>
-      entries.some((entry) => entry['message'] === 'could not send Mattermost alert' && typeof entry['retryInMs'] === 'number');
-    while (!retryScheduled()) await new Promise((resolve) => setTimeout(resolve, 10));
-    await notifier.stop(0);
+    // A clock that moves on every reading, as a loaded machine's does between two lines: the logged backoff must still
+    // be the one chosen (a second reading of the clock once logged 999 ms in CI).
+    let clock = Date.now();
+    const ticking = jest.spyOn(Date, 'now').mockImplementation(() => (clock += 5));
+    try {
+      notifier.notify({ title: 'read failed', error: 'throttled' });
+      const retryScheduled = () =>
+        entries.some((entry) => entry['message'] === 'could not send Mattermost alert' && typeof entry['retryInMs'] === 'number');
+      while (!retryScheduled()) await new Promise((resolve) => setTimeout(resolve, 10));
+      await notifier.stop(0);
+    } finally {
+      ticking.mockRestore();
+    }
 
     // The first retry a second later; stop made one last try at once, with no retry after it.
     expect(entries.map((entry) => [entry['level'], entry['retryInMs']])).toEqual([
