@@ -20,6 +20,9 @@ const ENTRIES: Record<string, string> = {
     "import { KubeConfig, Watch } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch];",
   "client-node's KubeConfig + Watch + the generated Core, Apps and Coordination APIs":
     "import { KubeConfig, Watch, CoreV1Api, AppsV1Api, CoordinationV1Api } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch, CoreV1Api, AppsV1Api, CoordinationV1Api];",
+  // What replaced client-node in the controller (src/kube): node:https, a kubeconfig reader and typed calls.
+  "the controller's own Kubernetes client (src/kube)":
+    "import { KubeClient } from './src/kube/client.ts'; import { createKubeApi } from './src/kube/api.ts'; import { loadConnection } from './src/kube/connection.ts'; globalThis.kept = [KubeClient, createKubeApi, loadConnection];",
   'AWS SDK Route53 client + ListResourceRecordSets':
     "import { Route53Client, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53'; globalThis.kept = [new Route53Client({ region: 'us-east-1' }), ListResourceRecordSetsCommand];",
   'prom-client (default metrics) + winston':

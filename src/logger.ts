@@ -21,7 +21,7 @@ export function createSilentLogger(): Logger {
 
 /**
  * The message and the chain of causes of an error, one line for a log field or an alert: only the first line of each
- * message is kept (client-node's ApiException appends the response body and headers below it).
+ * message is kept (a multi-line message carries detail, such as a response body, below its first line).
  */
 export function describeError(error: unknown): string {
   const parts: string[] = [];

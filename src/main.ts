@@ -1,8 +1,7 @@
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
 import { ConsumerMonitor } from './controller/consumer-monitor.ts';
 import { publishedEndpoints } from './controller/endpoints.ts';
-import { DEFAULT_INFORMER_TIMING, SingleObjectInformer } from './controller/informer.ts';
+import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler.ts';
@@ -11,8 +10,10 @@ import { WorkQueue } from './controller/work-queue.ts';
 import { createDeliveryCheck } from './delivery/wiring.ts';
 import { Heartbeat } from './health.ts';
 import { startHttpServer } from './http-server.ts';
-import { loadKubeConfig, makeApiClient } from './kube-config.ts';
-import { createWatch } from './kube/watch.ts';
+import { configMapsPath, createKubeApi, deploymentsPath } from './kube/api.ts';
+import { KubeClient } from './kube/client.ts';
+import { loadConnection } from './kube/connection.ts';
+import type { ConfigMap, Deployment } from './kube/types.ts';
 import { createLogger, describeError } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { Lifecycle, WriteFence } from './lifecycle.ts';
@@ -61,22 +62,20 @@ async function main(): Promise<number> {
     deliveryCheck: config.delivery ? 'on' : 'off (THANOS_QUERY_URL unset)',
   });
 
-  const kubeConfig = loadKubeConfig(config.developerMode);
-  const core = makeApiClient(kubeConfig, CoreV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
-  const apps = makeApiClient(kubeConfig, AppsV1Api, KUBERNETES_REQUEST_TIMEOUT_MS);
-  const watch = createWatch(kubeConfig, 2 * DEFAULT_INFORMER_TIMING.inactivityMs);
+  const kube = new KubeClient(loadConnection(config.developerMode), { timeoutMs: KUBERNETES_REQUEST_TIMEOUT_MS });
+  const api = createKubeApi(kube);
   const { namespace } = config;
 
   const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
   // A run-once pass is driven by runOnce alone: informer events must not start a second, concurrent pass.
   const onChange = config.runOnce ? () => {} : () => queue.add();
-  const configMaps = new SingleObjectInformer<V1ConfigMap>({
+  const configMaps = new SingleObjectInformer<ConfigMap>({
     resource: 'configmap',
     namespace,
     name: config.configMapName,
-    path: `/api/v1/namespaces/${namespace}/configmaps`,
-    list: (fieldSelector) => core.listNamespacedConfigMap({ namespace, fieldSelector }),
-    watch,
+    path: configMapsPath(namespace),
+    list: (fieldSelector) => api.listConfigMaps(namespace, fieldSelector),
+    watch: kube,
     onChange: () => {
       onChange();
       // Declared below, with the elector it asks, like the consumer monitor.
@@ -86,13 +85,13 @@ async function main(): Promise<number> {
     metrics,
     timing: { maxStalenessMs: config.informerMaxStalenessMs },
   });
-  const deployments: SingleObjectInformer<V1Deployment> = new SingleObjectInformer<V1Deployment>({
+  const deployments: SingleObjectInformer<Deployment> = new SingleObjectInformer<Deployment>({
     resource: 'deployment',
     namespace,
     name: config.deploymentName,
-    path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
-    list: (fieldSelector) => apps.listNamespacedDeployment({ namespace, fieldSelector }),
-    watch,
+    path: deploymentsPath(namespace),
+    list: (fieldSelector) => api.listDeployments(namespace, fieldSelector),
+    watch: kube,
     onChange: () => {
       onChange();
       // Declared below, with the elector it asks; the informer calls this only after its first list.
@@ -107,7 +106,7 @@ async function main(): Promise<number> {
   const elector =
     config.leaderElection && !config.runOnce
       ? new LeaderElector({
-          coordination: makeApiClient(kubeConfig, CoordinationV1Api, KUBERNETES_REQUEST_TIMEOUT_MS),
+          api,
           namespace,
           name: config.leaderElection.leaseName,
           identity: config.leaderElection.identity,
@@ -118,7 +117,7 @@ async function main(): Promise<number> {
   const fence = new WriteFence(elector);
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);
-  const events = createEventRecorder({ core, namespace, logger });
+  const events = createEventRecorder({ api, namespace, logger });
   // The consumer monitor and the delivery check report from one replica, and record no Event in a dry run.
   const leads = () => elector === undefined || elector.isLeader();
   const reportEvents = config.dryRun ? undefined : events;
@@ -137,7 +136,7 @@ async function main(): Promise<number> {
   });
   const delivery = createDeliveryCheck({
     config,
-    core,
+    api,
     configMap: () => configMaps.get(),
     deployment: () => deployments.get(),
     active: leads,
@@ -153,8 +152,8 @@ async function main(): Promise<number> {
     mayWrite: () => fence.mayWrite(),
     configMaps,
     deployments,
-    writer: createConfigMapWriter({ core, namespace, name: config.configMapName, metrics, logger }),
-    restarter: createDeploymentRestarter({ apps, events, namespace, name: config.deploymentName, metrics, logger }),
+    writer: createConfigMapWriter({ api, namespace, name: config.configMapName, metrics, logger }),
+    restarter: createDeploymentRestarter({ api, events, namespace, name: config.deploymentName, metrics, logger }),
     notifier,
     metrics,
     logger,
@@ -244,7 +243,7 @@ async function main(): Promise<number> {
 }
 
 /** What the ConfigMap publishes now: hosts without ports and the removals it carries; undefined when unreadable or empty. */
-function publishedState(configMap: V1ConfigMap | undefined, key: string): DesiredState | undefined {
+function publishedState(configMap: ConfigMap | undefined, key: string): DesiredState | undefined {
   const endpoints = publishedEndpoints(configMap?.data, key);
   if (endpoints === undefined || endpoints.length === 0) return undefined;
   const hosts = [...new Set(endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))].sort();

@@ -1,5 +1,5 @@
 import { matchesGlob, posix } from 'node:path';
-import type { V1Container, V1Deployment, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { Container, Deployment, Volume, VolumeMount } from '../kube/types.ts';
 import type { OutputFormat, RestartMode } from '../config.ts';
 
 /**
@@ -34,10 +34,10 @@ const FORMAT_FLAGS: Record<OutputFormat, { file: string; refresh: string; refres
   file_sd: { file: '--store.sd-files', refresh: '--store.sd-dns-interval', refreshDefault: '30s' },
 };
 
-export function checkConsumer(deployment: V1Deployment, expected: ConsumerExpectation): ConsumerProblem[] {
+export function checkConsumer(deployment: Deployment, expected: ConsumerExpectation): ConsumerProblem[] {
   const spec = deployment.spec?.template?.spec;
   const volumes = (spec?.volumes ?? []).filter((volume) => holdsConfigMap(volume, expected.configMapName));
-  const file = (volume: V1Volume): string | undefined => fileInVolume(volume, expected);
+  const file = (volume: Volume): string | undefined => fileInVolume(volume, expected);
   const mounts = (spec?.containers ?? []).flatMap((container) =>
     (container.volumeMounts ?? []).flatMap((mount) => {
       const volume = volumes.find((v) => v.name === mount.name);
@@ -93,12 +93,12 @@ export function checkConsumer(deployment: V1Deployment, expected: ConsumerExpect
   return problems;
 }
 
-function holdsConfigMap(volume: V1Volume, name: string): boolean {
+function holdsConfigMap(volume: Volume, name: string): boolean {
   return volume.configMap?.name === name || (volume.projected?.sources ?? []).some((source) => source.configMap?.name === name);
 }
 
 /** Where the key lands inside the volume (its `items` may rename or leave it out), or undefined when it does not. */
-function fileInVolume(volume: V1Volume, expected: ConsumerExpectation): string | undefined {
+function fileInVolume(volume: Volume, expected: ConsumerExpectation): string | undefined {
   const sources = volume.configMap
     ? [volume.configMap]
     : (volume.projected?.sources ?? []).flatMap((s) => (s.configMap ? [s.configMap] : []));
@@ -112,7 +112,7 @@ function fileInVolume(volume: V1Volume, expected: ConsumerExpectation): string |
 }
 
 /** Where the file shows in the container: under the mount path, or the mount path itself for a subPath of it. */
-function pathInContainer(mount: V1VolumeMount, inVolume: string): string | undefined {
+function pathInContainer(mount: VolumeMount, inVolume: string): string | undefined {
   const subPath = mount.subPath ?? mount.subPathExpr;
   if (!subPath) return posix.join(mount.mountPath, inVolume);
   const relative = posix.relative(subPath, inVolume);
@@ -120,7 +120,7 @@ function pathInContainer(mount: V1VolumeMount, inVolume: string): string | undef
 }
 
 /** Values of `--flag=value` and `--flag value` in the container's command and args, in order. */
-function flagValues(container: V1Container, flag: string): string[] {
+function flagValues(container: Container, flag: string): string[] {
   const words = [...(container.command ?? []), ...(container.args ?? [])];
   const values: string[] = [];
   words.forEach((word, i) => {

@@ -1,4 +1,4 @@
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { Deployment } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventRecorder } from '../sinks/event-recorder.ts';
@@ -33,7 +33,7 @@ export class ConsumerMonitor {
   }
 
   /** Checks the Deployment as the cache holds it now; a missing one has nothing to check. */
-  async check(deployment: V1Deployment | undefined): Promise<void> {
+  async check(deployment: Deployment | undefined): Promise<void> {
     const { expectation, active, events, metrics, logger } = this.options;
     if (!active()) return;
     const problems = deployment === undefined ? [] : checkConsumer(deployment, expectation);
@@ -50,7 +50,7 @@ export class ConsumerMonitor {
   }
 }
 
-function toEvent(deployment: V1Deployment, problem: ConsumerProblem): Parameters<EventRecorder['record']>[0] {
+function toEvent(deployment: Deployment, problem: ConsumerProblem): Parameters<EventRecorder['record']>[0] {
   const uid = deployment.metadata?.uid;
   return {
     involved: { kind: 'Deployment', name: deployment.metadata?.name ?? '', apiVersion: 'apps/v1', ...(uid === undefined ? {} : { uid }) },

@@ -2,18 +2,14 @@ import type { CheckResult } from '../health.ts';
 import type { Logger } from '../logger.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { ObjectList } from '../kube/types.ts';
 
 /** The parts of a Kubernetes object the informer reads. */
 export interface WatchedObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string; labels?: object; annotations?: object };
 }
 
-export interface ObjectList<T> {
-  items: T[];
-  metadata?: { resourceVersion?: string };
-}
-
-/** client-node's `Watch.watch`: events go to `onEvent`, `done` is called once when the stream ends or fails. */
+/** A watch (KubeClient.watch): events go to `onEvent`, `done` is called once when the stream ends or fails. */
 export interface WatchFn {
   watch(
     path: string,
@@ -180,7 +176,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
         },
       );
     } catch (error) {
-      // client-node throws before it reports when, e.g., a credential fails to load.
+      // Opening may fail before the stream exists (a credential that fails to load, a refused connection).
       if (generation === this.generation) this.onFailure(error);
       return;
     }

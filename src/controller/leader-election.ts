@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import type { KubeApi } from '../kube/api.ts';
+import { formatMicroTime, type Lease } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -22,7 +23,7 @@ export type LeaseDecision = { kind: 'take'; transition: boolean } | { kind: 'ren
  * same lease record unchanged (`unchangedForMs`, on its own monotonic clock), never by comparing the holder's
  * renewTime with the local wall clock: clock skew between nodes must not make two leaders.
  */
-export function decideLease(lease: V1Lease | undefined, identity: string, unchangedForMs: number): LeaseDecision {
+export function decideLease(lease: Lease | undefined, identity: string, unchangedForMs: number): LeaseDecision {
   const holder = lease?.spec?.holderIdentity ?? '';
   if (holder === identity) return { kind: 'renew' };
   if (holder === '') return { kind: 'take', transition: lease !== undefined };
@@ -30,11 +31,11 @@ export function decideLease(lease: V1Lease | undefined, identity: string, unchan
   return unchangedForMs > durationMs ? { kind: 'take', transition: true } : { kind: 'wait', holder };
 }
 
-type LeaseApi = Pick<CoordinationV1Api, 'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'>;
+type LeaseApi = Pick<KubeApi, 'readLease' | 'createLease' | 'replaceLease'>;
 type Attempt = 'held' | 'taken by another' | 'failed';
 
 export interface LeaderElectorOptions {
-  coordination: LeaseApi;
+  api: LeaseApi;
   namespace: string;
   name: string;
   identity: string;
@@ -162,24 +163,20 @@ export class LeaderElector {
   }
 
   private async release(): Promise<void> {
-    const { coordination, namespace, name, identity, logger } = this.options;
+    const { api, namespace, name, identity, logger } = this.options;
     try {
       const lease = await this.readLease();
       if (lease?.spec?.holderIdentity !== identity) return;
-      await coordination.replaceNamespacedLease({
-        namespace,
-        name,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
-      });
+      await api.replaceLease(namespace, name, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } });
       logger.info('released the lease', { identity });
     } catch (error) {
       logger.warn('could not release the lease; it will expire', { error: describeError(error) });
     }
   }
 
-  private async readLease(): Promise<V1Lease | undefined> {
+  private async readLease(): Promise<Lease | undefined> {
     try {
-      return await this.options.coordination.readNamespacedLease({ namespace: this.options.namespace, name: this.options.name });
+      return await this.options.api.readLease(this.options.namespace, this.options.name);
     } catch (error) {
       if (apiStatusCode(error) === 404) return undefined;
       throw error;
@@ -199,12 +196,12 @@ export class LeaderElector {
   }
 
   private async readAndWrite(): Promise<Attempt> {
-    const { coordination, namespace, name, identity, timings, logger } = this.options;
+    const { api, namespace, name, identity, timings, logger } = this.options;
     try {
       const lease = await this.readLease();
       const decision = decideLease(lease, identity, this.unchangedFor(lease));
       if (decision.kind === 'wait') return 'taken by another';
-      const now = new V1MicroTime(Date.now());
+      const now = formatMicroTime(Date.now());
       const spec = {
         ...lease?.spec,
         holderIdentity: identity,
@@ -215,9 +212,9 @@ export class LeaderElector {
           : {}),
       };
       if (lease === undefined) {
-        await coordination.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } });
+        await api.createLease(namespace, { metadata: { name, namespace }, spec });
       } else {
-        await coordination.replaceNamespacedLease({ namespace, name, body: { ...lease, spec } });
+        await api.replaceLease(namespace, name, { ...lease, spec });
       }
       return 'held';
     } catch (error) {
@@ -229,7 +226,7 @@ export class LeaderElector {
   }
 
   /** How long the lease has looked exactly like this to us; a new holder or renewal restarts the count. */
-  private unchangedFor(lease: V1Lease | undefined): number {
+  private unchangedFor(lease: Lease | undefined): number {
     const now = this.options.monotonicNow();
     const holder = lease?.spec?.holderIdentity ?? '';
     const version = lease?.metadata?.resourceVersion ?? '';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { ConfigMap, Deployment } from '../kube/types.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics, ReconcileOutcome } from '../metrics.ts';
@@ -32,8 +32,8 @@ export interface ReconcilerOptions {
   > &
     Partial<Pick<Config, 'endpointSettings'>>;
   desired: DesiredHosts;
-  configMaps: ObjectCache<V1ConfigMap>;
-  deployments: ObjectCache<V1Deployment>;
+  configMaps: ObjectCache<ConfigMap>;
+  deployments: ObjectCache<Deployment>;
   writer: ConfigMapWriter;
   restarter: DeploymentRestarter;
   notifier: Notifier;
@@ -173,7 +173,7 @@ export class Reconciler {
   }
 
   /** The size guard: a list that would not fit in a ConfigMap is refused, and the last one stays published. */
-  private fits(existing: V1ConfigMap | undefined, plan: Extract<Plan, { kind: 'converge' }>): boolean {
+  private fits(existing: ConfigMap | undefined, plan: Extract<Plan, { kind: 'converge' }>): boolean {
     const { config, metrics, logger, notifier } = this.options;
     const bytes = configMapSizeWith(existing, config.configMapKey, plan.text);
     metrics.configMapBytes.set(bytes);
@@ -263,6 +263,6 @@ export class Reconciler {
   }
 }
 
-function podTemplateHash(deployment: V1Deployment): string | undefined {
+function podTemplateHash(deployment: Deployment): string | undefined {
   return deployment.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
 }

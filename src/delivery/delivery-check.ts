@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { Deployment, Pod } from '../kube/types.ts';
 import type { Endpoint } from '../controller/endpoints.ts';
 import { describeError, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -26,8 +26,8 @@ export interface DeliveryCheckOptions {
   alertAfterMs: number;
   /** What the ConfigMap publishes now; undefined while there is none (or it cannot be read). */
   published: () => readonly Endpoint[] | undefined;
-  deployment: () => V1Deployment | undefined;
-  listPods: (labelSelector: string) => Promise<V1Pod[]>;
+  deployment: () => Deployment | undefined;
+  listPods: (labelSelector: string) => Promise<Pod[]>;
   /** False on a standby replica. */
   active: () => boolean;
   /** Undefined under DRY_RUN. */

@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { Deployment, Pod } from '../kube/types.ts';
 
 /** Where to read `/api/v1/stores`: each running Thanos Query pod by its IP, on the Service URL's port and path. */
 export interface Target {
@@ -8,7 +8,7 @@ export interface Target {
 }
 
 /** `matchLabels` of the Deployment's selector as a label selector; undefined when it has none we can use. */
-export function podSelector(deployment: V1Deployment | undefined): string | undefined {
+export function podSelector(deployment: Deployment | undefined): string | undefined {
   const selector = deployment?.spec?.selector;
   const labels = Object.entries(selector?.matchLabels ?? {});
   // matchExpressions need a translation we do not make; an empty selector would list every pod.
@@ -16,7 +16,7 @@ export function podSelector(deployment: V1Deployment | undefined): string | unde
   return labels.map(([key, value]) => `${key}=${value}`).join(',');
 }
 
-export function podTargets(pods: readonly V1Pod[], serviceUrl: string): Target[] {
+export function podTargets(pods: readonly Pod[], serviceUrl: string): Target[] {
   const targets: Target[] = [];
   for (const pod of pods) {
     const ip = pod.status?.podIP;

@@ -1,4 +1,5 @@
-import type { CoreV1Api, V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { KubeApi } from '../kube/api.ts';
+import type { ConfigMap, Deployment } from '../kube/types.ts';
 import type { Config } from '../config.ts';
 import { publishedEndpoints } from '../controller/endpoints.ts';
 import type { Logger } from '../logger.ts';
@@ -10,16 +11,16 @@ import { DeliveryCheck } from './delivery-check.ts';
 /** The delivery check for `config`, reading what is published from the ConfigMap cache; undefined when it is off. */
 export function createDeliveryCheck(options: {
   config: Config;
-  core: Pick<CoreV1Api, 'listNamespacedPod'>;
-  configMap: () => V1ConfigMap | undefined;
-  deployment: () => V1Deployment | undefined;
+  api: Pick<KubeApi, 'listPods'>;
+  configMap: () => ConfigMap | undefined;
+  deployment: () => Deployment | undefined;
   active: () => boolean;
   events: EventRecorder | undefined;
   notifier: Notifier;
   metrics: Metrics;
   logger: Logger;
 }): DeliveryCheck | undefined {
-  const { config, core, configMap } = options;
+  const { config, api, configMap } = options;
   if (config.delivery === undefined) return undefined;
   const { namespace, configMapKey } = config;
   return new DeliveryCheck({
@@ -28,6 +29,6 @@ export function createDeliveryCheck(options: {
     intervalMs: config.delivery.intervalMs,
     alertAfterMs: config.delivery.alertAfterMs,
     published: () => publishedEndpoints(configMap()?.data, configMapKey),
-    listPods: async (labelSelector) => (await core.listNamespacedPod({ namespace, labelSelector })).items,
+    listPods: async (labelSelector) => (await api.listPods(namespace, labelSelector)).items,
   });
 }

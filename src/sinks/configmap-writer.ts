@@ -1,4 +1,5 @@
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
+import type { KubeApi } from '../kube/api.ts';
+import type { ConfigMap } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { KubernetesWriteError, apiStatusCode } from './errors.ts';
@@ -10,7 +11,7 @@ export const FIELD_MANAGER = 'thanos-store-discovery';
 
 export interface ConfigMapWriteRequest {
   /** From the informer cache; may be stale. */
-  existing: V1ConfigMap | undefined;
+  existing: ConfigMap | undefined;
   key: string;
   text: string;
   annotations: Record<string, string>;
@@ -23,7 +24,7 @@ export interface ConfigMapWriter {
   write(request: ConfigMapWriteRequest): Promise<ConfigMapWriteOutcome>;
 }
 
-type ConfigMapApi = Pick<CoreV1Api, 'createNamespacedConfigMap' | 'patchNamespacedConfigMap'>;
+type ConfigMapApi = Pick<KubeApi, 'createConfigMap' | 'applyConfigMap'>;
 
 /**
  * Writes our data key and our annotations, and nothing else, so a ConfigMap someone else owns (a Helm release, a
@@ -39,22 +40,19 @@ type ConfigMapApi = Pick<CoreV1Api, 'createNamespacedConfigMap' | 'patchNamespac
  * (nothing reads the label; it tells people who made the object).
  */
 export function createConfigMapWriter(options: {
-  core: ConfigMapApi;
+  api: ConfigMapApi;
   namespace: string;
   name: string;
   metrics: Metrics;
   logger: Logger;
 }): ConfigMapWriter {
-  const { core, namespace, name, metrics, logger } = options;
+  const { api, namespace, name, metrics, logger } = options;
   const resource = `ConfigMap ${namespace}/${name}`;
 
   async function apply(request: ConfigMapWriteRequest): Promise<ConfigMapWriteOutcome> {
-    let applied: V1ConfigMap;
+    let applied: ConfigMap;
     try {
-      applied = await core.patchNamespacedConfigMap(
-        { name, namespace, body: ourFields(namespace, name, request), fieldManager: FIELD_MANAGER, force: true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      );
+      applied = await api.applyConfigMap(namespace, name, ourFields(namespace, name, request), FIELD_MANAGER);
     } catch (error) {
       throw new KubernetesWriteError({ resource, operation: 'apply', cause: error });
     }
@@ -71,7 +69,7 @@ export function createConfigMapWriter(options: {
       // Create rather than apply when it is missing: a create of an object that exists after all (a stale cache,
       // another creator) fails, where an apply would put our label on an object someone else made.
       try {
-        await core.createNamespacedConfigMap({ namespace, body: newConfigMap(namespace, name, request), fieldManager: FIELD_MANAGER });
+        await api.createConfigMap(namespace, newConfigMap(namespace, name, request), FIELD_MANAGER);
         metrics.configMapWrites.inc({ operation: 'create' });
         return 'created';
       } catch (error) {
@@ -84,7 +82,7 @@ export function createConfigMapWriter(options: {
 }
 
 /** The apply configuration: only the fields we own. Anything left out here is left alone on the server. */
-function ourFields(namespace: string, name: string, request: ConfigMapWriteRequest): V1ConfigMap {
+function ourFields(namespace: string, name: string, request: ConfigMapWriteRequest): ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -93,7 +91,7 @@ function ourFields(namespace: string, name: string, request: ConfigMapWriteReque
   };
 }
 
-function newConfigMap(namespace: string, name: string, request: ConfigMapWriteRequest): V1ConfigMap {
+function newConfigMap(namespace: string, name: string, request: ConfigMapWriteRequest): ConfigMap {
   const body = ourFields(namespace, name, request);
   return { ...body, metadata: { ...body.metadata, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } };
 }

@@ -1,4 +1,4 @@
-import { PatchStrategy, setHeaderOptions, type AppsV1Api } from '@kubernetes/client-node';
+import type { KubeApi } from '../kube/api.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { KubernetesWriteError, apiStatusCode } from './errors.ts';
@@ -26,23 +26,20 @@ export interface DeploymentRestarter {
  * its strategy allows. Pods are never deleted here. Patching the same hash again changes nothing and rolls nothing.
  */
 export function createDeploymentRestarter(options: {
-  apps: Pick<AppsV1Api, 'patchNamespacedDeployment'>;
+  api: Pick<KubeApi, 'mergePatchDeployment'>;
   events: EventRecorder;
   namespace: string;
   name: string;
   metrics: Metrics;
   logger: Logger;
 }): DeploymentRestarter {
-  const { apps, events, namespace, name, metrics, logger } = options;
+  const { api, events, namespace, name, metrics, logger } = options;
   const resource = `Deployment ${namespace}/${name}`;
   return {
     async restart(request) {
       let uid: string | undefined;
       try {
-        const patched = await apps.patchNamespacedDeployment(
-          { name, namespace, body: buildRestartPatch(request.hash) },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        const patched = await api.mergePatchDeployment(namespace, name, buildRestartPatch(request.hash));
         uid = patched.metadata?.uid;
       } catch (error) {
         if (apiStatusCode(error) === 404) {

@@ -1,9 +1,9 @@
-import { ApiException } from '@kubernetes/client-node';
+import { KubeApiError } from '../kube/client.ts';
 import { describeError } from '../logger.ts';
 
 /** The HTTP status of a failed Kubernetes API call, or undefined when the call never got an answer. */
 export function apiStatusCode(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
+  return error instanceof KubeApiError ? error.code : undefined;
 }
 
 /** A write to the Kubernetes API that failed; `resource` reads like `ConfigMap monitoring/thanos-sd`. */
@@ -22,31 +22,7 @@ export class KubernetesWriteError extends Error {
   }
 }
 
-/**
- * One line for a log or an error message. ApiException's own message spans several lines and carries the response
- * headers; the code and the Status reason and message are what a reader needs.
- */
+/** One line for a log or an error message: the status code with the Status reason and message, or the failure. */
 export function describeKubernetesError(cause: unknown): string {
-  if (!(cause instanceof ApiException)) return describeError(cause);
-  const status = parseStatus(cause.body);
-  const reason = status?.reason === undefined ? '' : ` ${status.reason}`;
-  const message = status?.message === undefined ? '' : `: ${status.message}`;
-  return `HTTP ${cause.code}${reason}${message}`;
-}
-
-function parseStatus(body: unknown): { reason?: string; message?: string } | undefined {
-  let value = body;
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { reason, message } = value as Record<string, unknown>;
-  return {
-    ...(typeof reason === 'string' ? { reason } : {}),
-    ...(typeof message === 'string' ? { message } : {}),
-  };
+  return cause instanceof KubeApiError ? cause.message : describeError(cause);
 }

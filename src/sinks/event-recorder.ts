@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import type { KubeApi } from '../kube/api.ts';
+import type { CoreEvent } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import { describeKubernetesError } from './errors.ts';
 
@@ -18,16 +19,12 @@ export interface EventRecorder {
 }
 
 /** core/v1 Events in the controller's namespace, so `kubectl describe` shows what the controller did. */
-export function createEventRecorder(options: {
-  core: Pick<CoreV1Api, 'createNamespacedEvent'>;
-  namespace: string;
-  logger: Logger;
-}): EventRecorder {
-  const { core, namespace, logger } = options;
+export function createEventRecorder(options: { api: Pick<KubeApi, 'createEvent'>; namespace: string; logger: Logger }): EventRecorder {
+  const { api, namespace, logger } = options;
   return {
     async record(event) {
       try {
-        await core.createNamespacedEvent({ namespace, body: toCoreEvent(namespace, event, new Date()) });
+        await api.createEvent(namespace, toCoreEvent(namespace, event, new Date()));
       } catch (error) {
         // RBAC may not grant events/create; the action the event describes has already happened.
         logger.warn('could not record Kubernetes event', {
@@ -40,7 +37,7 @@ export function createEventRecorder(options: {
   };
 }
 
-function toCoreEvent(namespace: string, event: RecordedEvent, now: Date): CoreV1Event {
+function toCoreEvent(namespace: string, event: RecordedEvent, now: Date): CoreEvent {
   const { kind, name, uid, apiVersion } = event.involved;
   return {
     apiVersion: 'v1',
@@ -50,8 +47,8 @@ function toCoreEvent(namespace: string, event: RecordedEvent, now: Date): CoreV1
     reason: event.reason,
     message: event.message,
     type: event.type,
-    firstTimestamp: now,
-    lastTimestamp: now,
+    firstTimestamp: now.toISOString(),
+    lastTimestamp: now.toISOString(),
     count: 1,
     source: { component: COMPONENT },
     reportingComponent: COMPONENT,

@@ -1,4 +1,4 @@
-import type { V1Container, V1Deployment, V1Volume } from '@kubernetes/client-node';
+import type { Container, Deployment, Volume } from '../../../src/kube/types.ts';
 import { checkConsumer, parseDuration, type ConsumerExpectation } from '../../../src/controller/consumer-check.ts';
 
 const EXPECTED: ConsumerExpectation = {
@@ -9,10 +9,10 @@ const EXPECTED: ConsumerExpectation = {
   pollIntervalMs: 60_000,
 };
 const FILE = '/etc/thanos/sd/servicediscovery.yml';
-const VOLUME: V1Volume = { name: 'sd', configMap: { name: 'thanos-store-sd' } };
+const VOLUME: Volume = { name: 'sd', configMap: { name: 'thanos-store-sd' } };
 
-function deployment(args: string[], overrides: { container?: Partial<V1Container>; volumes?: V1Volume[] } = {}): V1Deployment {
-  const container: V1Container = {
+function deployment(args: string[], overrides: { container?: Partial<Container>; volumes?: Volume[] } = {}): Deployment {
+  const container: Container = {
     name: 'query',
     args: ['query', ...args],
     volumeMounts: [{ name: 'sd', mountPath: '/etc/thanos/sd' }],
@@ -22,7 +22,7 @@ function deployment(args: string[], overrides: { container?: Partial<V1Container
 }
 
 describe('checkConsumer', () => {
-  it.each<{ name: string; deployment: V1Deployment; expected?: Partial<ConsumerExpectation>; reasons: string[] }>([
+  it.each<{ name: string; deployment: Deployment; expected?: Partial<ConsumerExpectation>; reasons: string[] }>([
     { name: 'endpoint-config read from the mounted directory', deployment: deployment([`--endpoint.sd-config-file=${FILE}`]), reasons: [] },
     { name: 'the flag and its value as two words', deployment: deployment(['--endpoint.sd-config-file', FILE]), reasons: [] },
     {

@@ -1,11 +1,11 @@
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { Deployment } from '../../../src/kube/types.ts';
 import { ConsumerMonitor } from '../../../src/controller/consumer-monitor.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import type { RecordedEvent } from '../../../src/sinks/event-recorder.ts';
 import { metricValue } from '../metric-value.ts';
 
-function deployment(args: string[]): V1Deployment {
+function deployment(args: string[]): Deployment {
   return {
     metadata: { name: 'thanos-query', uid: 'u-1' },
     spec: {

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
-import { SingleObjectInformer, decisionKey, type ObjectList, type WatchFn } from '../../../src/controller/informer.ts';
+import { SingleObjectInformer, decisionKey, type WatchFn } from '../../../src/controller/informer.ts';
+import type { ObjectList } from '../../../src/kube/types.ts';
 import { WorkQueue } from '../../../src/controller/work-queue.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';

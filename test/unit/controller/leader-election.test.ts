@@ -1,14 +1,15 @@
-import { ApiException, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import { KubeApiError } from '../../../src/kube/client.ts';
+import { formatMicroTime, type Lease } from '../../../src/kube/types.ts';
 import { LeaderElector, decideLease } from '../../../src/controller/leader-election.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 
-function lease(holder: string | undefined, durationSeconds = 15): V1Lease {
+function lease(holder: string | undefined, durationSeconds = 15): Lease {
   return {
     metadata: { name: 'tsd', resourceVersion: '1' },
-    spec: { holderIdentity: holder, renewTime: new V1MicroTime(NOW), leaseDurationSeconds: durationSeconds },
+    spec: { holderIdentity: holder, renewTime: formatMicroTime(NOW), leaseDurationSeconds: durationSeconds },
   };
 }
 
@@ -35,34 +36,34 @@ describe('decideLease', () => {
   });
 
   it('ignores the renewTime the holder wrote, so a skewed clock cannot expire a live lease', () => {
-    const renewedLongAgoByItsClock = { ...lease('other'), spec: { ...lease('other').spec, renewTime: new V1MicroTime(0) } };
+    const renewedLongAgoByItsClock = { ...lease('other'), spec: { ...lease('other').spec, renewTime: formatMicroTime(0) } };
     expect(decideLease(renewedLongAgoByItsClock, 'me', 0)).toEqual({ kind: 'wait', holder: 'other' });
   });
 });
 
 /** A Lease store with the API server's optimistic concurrency: a replace must carry the current resourceVersion. */
 class FakeLeaseApi {
-  stored: V1Lease | undefined;
+  stored: Lease | undefined;
   failing = false;
   hanging = false;
   private version = 0;
 
-  async readNamespacedLease(): Promise<V1Lease> {
+  async readLease(): Promise<Lease> {
     if (this.hanging) return new Promise(() => {});
-    if (this.failing) throw new ApiException(503, 'unavailable', {}, {});
-    if (!this.stored) throw new ApiException(404, 'not found', {}, {});
+    if (this.failing) throw new KubeApiError(503, '');
+    if (!this.stored) throw new KubeApiError(404, '');
     return structuredClone(this.stored);
   }
-  async createNamespacedLease({ body }: { body: V1Lease }): Promise<V1Lease> {
-    if (this.stored) throw new ApiException(409, 'exists', {}, {});
+  async createLease(_namespace: string, body: Lease): Promise<Lease> {
+    if (this.stored) throw new KubeApiError(409, '');
     return this.save(body);
   }
-  async replaceNamespacedLease({ body }: { body: V1Lease }): Promise<V1Lease> {
-    if (this.failing) throw new ApiException(503, 'unavailable', {}, {});
-    if (body.metadata?.resourceVersion !== this.stored?.metadata?.resourceVersion) throw new ApiException(409, 'conflict', {}, {});
+  async replaceLease(_namespace: string, _name: string, body: Lease): Promise<Lease> {
+    if (this.failing) throw new KubeApiError(503, '');
+    if (body.metadata?.resourceVersion !== this.stored?.metadata?.resourceVersion) throw new KubeApiError(409, '');
     return this.save(body);
   }
-  private save(body: V1Lease): V1Lease {
+  private save(body: Lease): Lease {
     this.stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++this.version) } };
     return this.stored;
   }
@@ -70,7 +71,7 @@ class FakeLeaseApi {
 
 function elector(api: FakeLeaseApi, identity: string, clock?: { now: number }) {
   return new LeaderElector({
-    coordination: api,
+    api,
     namespace: 'monitoring',
     name: 'tsd',
     identity,
@@ -184,8 +185,8 @@ describe('LeaderElector', () => {
     const api = new FakeLeaseApi();
     let releaseRead: () => void = () => {};
     const gate = new Promise<void>((resolve) => (releaseRead = resolve));
-    const read = api.readNamespacedLease.bind(api);
-    api.readNamespacedLease = async () => {
+    const read = api.readLease.bind(api);
+    api.readLease = async () => {
       await gate;
       return read();
     };

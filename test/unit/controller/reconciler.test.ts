@@ -1,4 +1,4 @@
-import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { ConfigMap, Deployment } from '../../../src/kube/types.ts';
 import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
 import { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
@@ -27,14 +27,14 @@ class FakeCache<T> implements ObjectCache<T> {
   }
 }
 
-function deploymentWith(hash: string | undefined): V1Deployment {
+function deploymentWith(hash: string | undefined): Deployment {
   return {
     metadata: { name: 'thanos-query' },
     spec: { selector: {}, template: { metadata: { annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} } } },
   };
 }
 
-function configMapWith(text: string, hash?: string): V1ConfigMap {
+function configMapWith(text: string, hash?: string): ConfigMap {
   return { metadata: { name: 'sd', annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} }, data: { [KEY]: text } };
 }
 
@@ -42,8 +42,8 @@ function configMapWith(text: string, hash?: string): V1ConfigMap {
 const PASS_THROUGH: RemovalPolicy = { confirmPolls: 1, maxShare: 1, massConfirmPolls: 1 };
 
 interface SetupOptions {
-  configMap?: V1ConfigMap;
-  deployment?: V1Deployment;
+  configMap?: ConfigMap;
+  deployment?: Deployment;
   hosts?: string[];
   dryRun?: boolean;
   writeFails?: boolean;
@@ -56,8 +56,8 @@ interface SetupOptions {
 function setup(options: SetupOptions) {
   const metrics = createMetrics();
   const logger = createSilentLogger();
-  const configMaps = new FakeCache<V1ConfigMap>(options.configMap);
-  const deployments = new FakeCache<V1Deployment>(options.deployment);
+  const configMaps = new FakeCache<ConfigMap>(options.configMap);
+  const deployments = new FakeCache<Deployment>(options.deployment);
   const writes: ConfigMapWriteRequest[] = [];
   const restarts: RestartRequest[] = [];
   const alerts: { title: string; error: unknown }[] = [];

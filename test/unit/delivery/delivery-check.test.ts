@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { Deployment, Pod } from '../../../src/kube/types.ts';
 import type { SourceRead } from '../../../src/delivery/compare.ts';
 import { DELIVERY_ALERT_TITLE, DeliveryCheck } from '../../../src/delivery/delivery-check.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
@@ -9,13 +9,13 @@ import { metricValue } from '../metric-value.ts';
 
 const A = 'a-grpc.example.com:10901';
 const B = 'b-grpc.example.com:10901';
-const DEPLOYMENT: V1Deployment = {
+const DEPLOYMENT: Deployment = {
   metadata: { name: 'thanos-query', uid: 'u-1' },
   spec: { selector: { matchLabels: { app: 'q' } }, template: {} },
 };
-const RUNNING: V1Pod[] = [{ metadata: { name: 'q-1' }, status: { phase: 'Running', podIP: '10.0.0.1' } }];
+const RUNNING: Pod[] = [{ metadata: { name: 'q-1' }, status: { phase: 'Running', podIP: '10.0.0.1' } }];
 
-function setUp(options: { pods?: () => Promise<V1Pod[]>; deployment?: V1Deployment } = {}) {
+function setUp(options: { pods?: () => Promise<Pod[]>; deployment?: Deployment } = {}) {
   let now = 1_000_000;
   const answers = new Map<string, Record<string, string | null>>();
   const requested: string[] = [];

@@ -1,15 +1,15 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { Deployment, Pod } from '../../../src/kube/types.ts';
 import { podSelector, podTargets } from '../../../src/delivery/pod-targets.ts';
 
-function pod(name: string, phase: string, podIP?: string, deleting = false): V1Pod {
+function pod(name: string, phase: string, podIP?: string, deleting = false): Pod {
   return {
-    metadata: { name, ...(deleting ? { deletionTimestamp: new Date() } : {}) },
+    metadata: { name, ...(deleting ? { deletionTimestamp: new Date().toISOString() } : {}) },
     status: { phase, ...(podIP === undefined ? {} : { podIP }) },
   };
 }
 
 describe('podSelector', () => {
-  it.each<[string, V1Deployment | undefined, string | undefined]>([
+  it.each<[string, Deployment | undefined, string | undefined]>([
     ['matchLabels as a label selector', { spec: { selector: { matchLabels: { app: 'q', tier: 'x' } }, template: {} } }, 'app=q,tier=x'],
     ['no Deployment', undefined, undefined],
     ['an empty selector would list every pod', { spec: { selector: {}, template: {} } }, undefined],

@@ -1,4 +1,4 @@
-import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { ConfigMap } from '../../../src/kube/types.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { createConfigMapWriter, FIELD_MANAGER, MANAGED_BY_LABEL, type ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
@@ -13,22 +13,23 @@ const HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
 const TEXT = '- targets:\n  - a-grpc.internal.example.com.:10901\n';
 
 function setup() {
-  const core = new FakeConfigMapApi();
+  const api = new FakeConfigMapApi();
   const metrics = createMetrics();
-  const writer = createConfigMapWriter({ core, namespace: NAMESPACE, name: NAME, metrics, logger: createSilentLogger() });
+  const writer = createConfigMapWriter({ api, namespace: NAMESPACE, name: NAME, metrics, logger: createSilentLogger() });
   const writes = async () => ({
     create: await metricValue(metrics.configMapWrites, { operation: 'create' }),
     update: await metricValue(metrics.configMapWrites, { operation: 'update' }),
   });
-  return { core, writer, writes };
+  return { api, writer, writes };
 }
 
-function request(existing: V1ConfigMap | undefined, hash = 'new-hash'): ConfigMapWriteRequest {
+function request(existing: ConfigMap | undefined, hash = 'new-hash'): ConfigMapWriteRequest {
   return { existing, key: KEY, text: TEXT, annotations: { [HASH_ANNOTATION]: hash } };
 }
 
-function theirs(): V1ConfigMap {
-  return {
+// As the apiserver returns it, with fields the controller never reads.
+function theirs(): ConfigMap {
+  const stored = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
@@ -42,6 +43,7 @@ function theirs(): V1ConfigMap {
     data: { [KEY]: '- targets: []\n', 'other.yml': 'x: 1\n' },
     binaryData: { blob: 'AAEC' },
   };
+  return stored;
 }
 
 /** The apply configuration the writer must send: our key and our annotation, nothing of anyone else's. */
@@ -54,11 +56,11 @@ const OUR_FIELDS = {
 
 describe('createConfigMapWriter', () => {
   it('creates the ConfigMap with our key, annotation and managed-by label, under our field manager, when none exists', async () => {
-    const { core, writer, writes } = setup();
+    const { api, writer, writes } = setup();
 
     await expect(writer.write(request(undefined))).resolves.toBe('created');
 
-    expect(core.calls).toEqual([
+    expect(api.calls).toEqual([
       expect.objectContaining({
         method: 'create',
         fieldManager: FIELD_MANAGER,
@@ -69,31 +71,29 @@ describe('createConfigMapWriter', () => {
   });
 
   it('applies only our key and annotation to an existing ConfigMap: no label, no resourceVersion, forced, as our manager', async () => {
-    const { core, writer, writes } = setup();
-    const existing = core.put(theirs());
+    const { api, writer, writes } = setup();
+    const existing = api.put(theirs());
     const untouched = structuredClone(existing);
 
     await expect(writer.write(request(existing))).resolves.toBe('updated');
 
-    expect(core.calls).toEqual([
+    expect(api.calls).toEqual([
       {
         method: 'apply',
         body: OUR_FIELDS,
         fieldManager: FIELD_MANAGER,
-        force: true,
-        headers: { 'Content-Type': 'application/apply-patch+yaml' },
       },
     ]);
-    expect(core.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
-    expect(core.current?.metadata?.labels).toEqual({ team: 'observability' });
-    expect(core.current?.metadata?.annotations).toEqual({ 'owner/note': 'keep me', [HASH_ANNOTATION]: 'new-hash' });
+    expect(api.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
+    expect(api.current?.metadata?.labels).toEqual({ team: 'observability' });
+    expect(api.current?.metadata?.annotations).toEqual({ 'owner/note': 'keep me', [HASH_ANNOTATION]: 'new-hash' });
     expect(existing).toEqual(untouched);
     expect(await writes()).toEqual({ create: 0, update: 1 });
   });
 
   it('reports unchanged, and counts no write, when the object already holds our content', async () => {
-    const { core, writer, writes } = setup();
-    const ours = core.put({
+    const { api, writer, writes } = setup();
+    const ours = api.put({
       ...theirs(),
       metadata: { ...theirs().metadata, annotations: { [HASH_ANNOTATION]: 'new-hash' } },
       data: { [KEY]: TEXT },
@@ -101,22 +101,22 @@ describe('createConfigMapWriter', () => {
 
     await expect(writer.write(request(ours))).resolves.toBe('unchanged');
 
-    expect(core.calls.map((call) => call.method)).toEqual(['apply']);
+    expect(api.calls.map((call) => call.method)).toEqual(['apply']);
     expect(await writes()).toEqual({ create: 0, update: 0 });
   });
 
   it('applies without the label when the create finds that someone else created it meanwhile', async () => {
-    const { core, writer, writes } = setup();
-    core.put(theirs());
+    const { api, writer, writes } = setup();
+    api.put(theirs());
 
     await expect(writer.write(request(undefined))).resolves.toBe('updated');
 
-    expect(core.calls.map((call) => [call.method, call.body.metadata?.labels])).toEqual([
+    expect(api.calls.map((call) => [call.method, call.body.metadata?.labels])).toEqual([
       ['create', { [MANAGED_BY_LABEL]: 'thanos-store-discovery' }],
       ['apply', undefined],
     ]);
-    expect(core.current?.metadata?.labels).toEqual({ team: 'observability' });
-    expect(core.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
+    expect(api.current?.metadata?.labels).toEqual({ team: 'observability' });
+    expect(api.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
     expect(await writes()).toEqual({ create: 0, update: 1 });
   });
 
@@ -176,9 +176,9 @@ describe('createConfigMapWriter', () => {
   it.each(failures)(
     'throws a KubernetesWriteError naming the ConfigMap when $name',
     async ({ existing, fail, operation, status, says }) => {
-      const { core, writer, writes } = setup();
-      const cached = existing ? core.put(theirs()) : undefined;
-      for (const [method, error] of fail) core.failNext(method, error);
+      const { api, writer, writes } = setup();
+      const cached = existing ? api.put(theirs()) : undefined;
+      for (const [method, error] of fail) api.failNext(method, error);
 
       const error = await writer.write(request(cached)).catch((caught: unknown) => caught);
 

@@ -1,17 +1,18 @@
-import type { CoreV1Api, CoreV1ApiCreateNamespacedEventRequest, CoreV1Event } from '@kubernetes/client-node';
+import type { KubeApi } from '../../../src/kube/api.ts';
+import type { CoreEvent } from '../../../src/kube/types.ts';
 import { createEventRecorder, type RecordedEvent } from '../../../src/sinks/event-recorder.ts';
 import { apiError, captureLogger } from './fakes.ts';
 
 const NAMESPACE = 'monitoring';
 
-class FakeEventsApi implements Pick<CoreV1Api, 'createNamespacedEvent'> {
-  readonly created: CoreV1ApiCreateNamespacedEventRequest[] = [];
+class FakeEventsApi implements Pick<KubeApi, 'createEvent'> {
+  readonly created: Array<{ namespace: string; body: CoreEvent }> = [];
   failure: Error | undefined;
 
-  async createNamespacedEvent(param: CoreV1ApiCreateNamespacedEventRequest): Promise<CoreV1Event> {
+  async createEvent(namespace: string, body: CoreEvent): Promise<CoreEvent> {
     if (this.failure !== undefined) throw this.failure;
-    this.created.push(param);
-    return param.body;
+    this.created.push({ namespace, body });
+    return body;
   }
 }
 
@@ -25,7 +26,7 @@ const EVENT: RecordedEvent = {
 describe('createEventRecorder', () => {
   it('creates a core/v1 Event on the involved object in the controller namespace', async () => {
     const core = new FakeEventsApi();
-    const recorder = createEventRecorder({ core, namespace: NAMESPACE, logger: captureLogger().logger });
+    const recorder = createEventRecorder({ api: core, namespace: NAMESPACE, logger: captureLogger().logger });
 
     await recorder.record(EVENT);
 
@@ -45,13 +46,13 @@ describe('createEventRecorder', () => {
       reportingComponent: 'thanos-store-discovery',
     });
     expect(body.metadata.name).toMatch(/^thanos-query\.[0-9a-f]{16}$/);
-    expect(body.firstTimestamp).toBeInstanceOf(Date);
+    expect(new Date(body.firstTimestamp).toISOString()).toBe(body.firstTimestamp);
     expect(body.lastTimestamp).toEqual(body.firstTimestamp);
   });
 
   it('gives every Event its own name and leaves out a uid it was not given', async () => {
     const core = new FakeEventsApi();
-    const recorder = createEventRecorder({ core, namespace: NAMESPACE, logger: captureLogger().logger });
+    const recorder = createEventRecorder({ api: core, namespace: NAMESPACE, logger: captureLogger().logger });
 
     await recorder.record(EVENT);
     await recorder.record({ ...EVENT, involved: { kind: 'ConfigMap', name: 'thanos-query', apiVersion: 'v1' } });
@@ -72,7 +73,7 @@ describe('createEventRecorder', () => {
     const core = new FakeEventsApi();
     core.failure = failure;
     const { logger, entries } = captureLogger();
-    const recorder = createEventRecorder({ core, namespace: NAMESPACE, logger });
+    const recorder = createEventRecorder({ api: core, namespace: NAMESPACE, logger });
 
     await expect(recorder.record(EVENT)).resolves.toBeUndefined();
 

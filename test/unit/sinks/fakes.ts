@@ -1,21 +1,14 @@
 import { Writable } from 'node:stream';
-import {
-  ApiException,
-  type Configuration,
-  type ConfigurationOptions,
-  type CoreV1Api,
-  type CoreV1ApiCreateNamespacedConfigMapRequest,
-  type CoreV1ApiPatchNamespacedConfigMapRequest,
-  type RequestContext,
-  type V1ConfigMap,
-} from '@kubernetes/client-node';
+import { KubeApiError } from '../../../src/kube/client.ts';
+import type { KubeApi } from '../../../src/kube/api.ts';
+import type { ConfigMap } from '../../../src/kube/types.ts';
 import winston from 'winston';
 import type { Logger } from '../../../src/logger.ts';
 
-/** An ApiException as the client builds it: the raw Status JSON as the body. */
-export function apiError(code: number, reason: string, message = reason): ApiException<string> {
+/** A KubeApiError as the client builds it: the raw Status JSON as the body. */
+export function apiError(code: number, reason: string, message = reason): KubeApiError {
   const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message };
-  return new ApiException(code, reason, JSON.stringify(status), { 'content-type': 'application/json' });
+  return new KubeApiError(code, JSON.stringify(status));
 }
 
 export interface CapturedLogger {
@@ -38,24 +31,12 @@ export function captureLogger(): CapturedLogger {
 }
 
 type Method = 'create' | 'apply';
-type ConfigMapApi = Pick<CoreV1Api, 'createNamespacedConfigMap' | 'patchNamespacedConfigMap'>;
+type ConfigMapApi = Pick<KubeApi, 'createConfigMap' | 'applyConfigMap'>;
 
 export interface ConfigMapCall {
   method: Method;
-  body: V1ConfigMap;
-  fieldManager: string | undefined;
-  force: boolean | undefined;
-  /** Headers the call's per-request middleware sets (the patch content type). */
-  headers: Record<string, string>;
-}
-
-/** Runs each per-request middleware on a bare request, to read the headers it sets. */
-function headersSetBy(options: Configuration | ConfigurationOptions | undefined): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const middleware = options?.middleware ?? [];
-  for (const step of middleware)
-    step.pre({ setHeaderParam: (key: string, value: string) => (headers[key] = value) } as unknown as RequestContext);
-  return headers;
+  body: ConfigMap;
+  fieldManager: string;
 }
 
 /**
@@ -66,17 +47,17 @@ function headersSetBy(options: Configuration | ConfigurationOptions | undefined)
  */
 export class FakeConfigMapApi implements ConfigMapApi {
   readonly calls: ConfigMapCall[] = [];
-  private stored: V1ConfigMap | undefined;
+  private stored: ConfigMap | undefined;
   private version = 100;
   private readonly faults: Array<{ method: Method; error: unknown }> = [];
 
   /** Stores `object` as if another client had written it; returns what a read would answer. */
-  put(object: V1ConfigMap): V1ConfigMap {
+  put(object: ConfigMap): ConfigMap {
     this.stored = this.stamp(object);
     return structuredClone(this.stored);
   }
 
-  get current(): V1ConfigMap | undefined {
+  get current(): ConfigMap | undefined {
     return structuredClone(this.stored);
   }
 
@@ -84,24 +65,20 @@ export class FakeConfigMapApi implements ConfigMapApi {
     this.faults.push({ method, error });
   }
 
-  async createNamespacedConfigMap(param: CoreV1ApiCreateNamespacedConfigMapRequest): Promise<V1ConfigMap> {
-    this.record('create', param.body, param.fieldManager, undefined, undefined);
-    if (this.stored !== undefined) throw apiError(409, 'AlreadyExists', `configmaps "${param.body.metadata?.name}" already exists`);
-    this.stored = this.stamp(param.body);
+  async createConfigMap(_namespace: string, body: ConfigMap, fieldManager: string): Promise<ConfigMap> {
+    this.record('create', body, fieldManager);
+    if (this.stored !== undefined) throw apiError(409, 'AlreadyExists', `configmaps "${body.metadata?.name}" already exists`);
+    this.stored = this.stamp(body);
     return structuredClone(this.stored);
   }
 
-  async patchNamespacedConfigMap(
-    param: CoreV1ApiPatchNamespacedConfigMapRequest,
-    options?: Configuration | ConfigurationOptions,
-  ): Promise<V1ConfigMap> {
-    const body = param.body as V1ConfigMap;
-    this.record('apply', body, param.fieldManager, param.force, options);
+  async applyConfigMap(_namespace: string, _name: string, body: ConfigMap, fieldManager: string): Promise<ConfigMap> {
+    this.record('apply', body, fieldManager);
     if (this.stored === undefined) {
       this.stored = this.stamp(body);
       return structuredClone(this.stored);
     }
-    const merged: V1ConfigMap = {
+    const merged: ConfigMap = {
       ...this.stored,
       metadata: { ...this.stored.metadata, annotations: { ...this.stored.metadata?.annotations, ...body.metadata?.annotations } },
       data: { ...this.stored.data, ...body.data },
@@ -110,21 +87,15 @@ export class FakeConfigMapApi implements ConfigMapApi {
     return structuredClone(this.stored);
   }
 
-  private record(
-    method: Method,
-    body: V1ConfigMap,
-    fieldManager: string | undefined,
-    force: boolean | undefined,
-    options: Configuration | ConfigurationOptions | undefined,
-  ): void {
-    this.calls.push({ method, body: structuredClone(body), fieldManager, force, headers: headersSetBy(options) });
+  private record(method: Method, body: ConfigMap, fieldManager: string): void {
+    this.calls.push({ method, body: structuredClone(body), fieldManager });
     const index = this.faults.findIndex((fault) => fault.method === method);
     if (index === -1) return;
     const [fault] = this.faults.splice(index, 1);
     throw fault?.error;
   }
 
-  private stamp(object: V1ConfigMap): V1ConfigMap {
+  private stamp(object: ConfigMap): ConfigMap {
     const copy = structuredClone(object);
     copy.metadata = { ...copy.metadata, resourceVersion: String(++this.version) };
     return copy;
