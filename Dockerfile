@@ -17,7 +17,7 @@ RUN npm run build
 FROM ${RUNTIME_IMAGE}
 ENV NODE_ENV=production
 # V8's compiled code for the bundle, made below by this image's own Node: a start skips most parsing and compiling
-# (about a quarter of RUN_ONCE's CPU, measured in bench/results/real-peers.json). Flags other than heap sizes must
+# (about 0.01 s of a start now that the bundle is 1.4 MB; bench/results/real-peers.json). Flags other than heap sizes must
 # match the ones used here, or Node ignores the cache and compiles as usual.
 ENV NODE_COMPILE_CACHE=/app/.compile-cache
 WORKDIR /app

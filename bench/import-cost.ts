@@ -14,6 +14,37 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--single-threaded'];
 
 // Each entry keeps what it imports reachable, so the bundler cannot drop it.
+// Every module src/main.ts imports, loaded but not started: the floor of any run, RUN_ONCE included.
+const CONTROLLER_MODULES = [
+  'config.ts',
+  'controller/consumer-monitor.ts',
+  'controller/endpoints.ts',
+  'controller/informer.ts',
+  'controller/leader-election.ts',
+  'controller/desired-hosts.ts',
+  'controller/reconciler.ts',
+  'plan/desired-set.ts',
+  'controller/work-queue.ts',
+  'delivery/wiring.ts',
+  'health.ts',
+  'http-server.ts',
+  'kube/api.ts',
+  'kube/client.ts',
+  'kube/connection.ts',
+  'logger.ts',
+  'metrics.ts',
+  'lifecycle.ts',
+  'run-once.ts',
+  'sinks/configmap-writer.ts',
+  'sinks/deployment-restarter.ts',
+  'sinks/event-recorder.ts',
+  'sinks/mattermost-notifier.ts',
+  'sources/poller.ts',
+  'sources/route53-client.ts',
+  'sources/route53-reader.ts',
+  'sources/route53-throttle.ts',
+];
+
 const ENTRIES: Record<string, string> = {
   'node alone': 'globalThis.kept = [];',
   "client-node's KubeConfig + Watch":
@@ -27,6 +58,9 @@ const ENTRIES: Record<string, string> = {
     "import { Route53Client, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53'; globalThis.kept = [new Route53Client({ region: 'us-east-1' }), ListResourceRecordSetsCommand];",
   'prom-client (default metrics) + winston':
     "import { Registry, collectDefaultMetrics } from 'prom-client'; import winston from 'winston'; const r = new Registry(); collectDefaultMetrics({ register: r }); globalThis.kept = [r, winston.createLogger()];",
+  'everything the controller imports, not started':
+    CONTROLLER_MODULES.map((module, i) => `import * as m${i} from './src/${module}';`).join(' ') +
+    ` globalThis.kept = [${CONTROLLER_MODULES.map((_, i) => `m${i}`).join(', ')}];`,
   'yaml + p-retry + p-throttle':
     "import { parse } from 'yaml'; import pRetry from 'p-retry'; import pThrottle from 'p-throttle'; globalThis.kept = [parse, pRetry, pThrottle];",
 };
