@@ -48,6 +48,7 @@ export class KubeClient {
       ...(connection.cert === undefined ? {} : { cert: connection.cert }),
       ...(connection.key === undefined ? {} : { key: connection.key }),
       rejectUnauthorized: !connection.insecureSkipTlsVerify,
+      ...(connection.tlsServerName === undefined ? {} : { servername: connection.tlsServerName }),
     };
     this.agent = secure ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true });
     this.send = secure ? httpsRequest : httpRequest;

@@ -19,6 +19,8 @@ export interface KubeConnection {
   cert?: Buffer;
   key?: Buffer;
   insecureSkipTlsVerify: boolean;
+  /** The name the server's certificate must carry, when it is not the server URL's host (kubeconfig `tls-server-name`). */
+  tlsServerName?: string;
   /** The Authorization header for the next request, undefined with client certificates; read fresh as tokens rotate. */
   authorization(): Promise<string | undefined>;
 }
@@ -90,6 +92,9 @@ export function kubeconfigConnection(env: NodeJS.ProcessEnv): KubeConnection {
     const file = settings[name];
     return typeof file === 'string' ? readOrExplain(isAbsolute(file) ? file : join(dirname(origin), file), name) : undefined;
   };
+  if (cluster.entry.cluster?.['proxy-url'] !== undefined) {
+    throw new KubeConfigError(`the kubeconfig cluster ${context?.cluster} uses a proxy-url, which is not supported`);
+  }
   if (user?.entry.user?.['auth-provider'] !== undefined) {
     throw new KubeConfigError(`the kubeconfig user ${context?.user} uses an auth-provider, which is not supported; use an exec plugin`);
   }
@@ -102,6 +107,7 @@ export function kubeconfigConnection(env: NodeJS.ProcessEnv): KubeConnection {
     ...(cert === undefined ? {} : { cert }),
     ...(key === undefined ? {} : { key }),
     insecureSkipTlsVerify: settings['insecure-skip-tls-verify'] === true,
+    ...(typeof settings['tls-server-name'] === 'string' ? { tlsServerName: settings['tls-server-name'] } : {}),
     authorization: userAuthorization(settings, user?.path ?? ''),
   };
 }

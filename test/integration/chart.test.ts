@@ -723,7 +723,7 @@ describe('helm install into a real kube-apiserver', () => {
       spec: { groups: { rules: { alert: string }[] }[] };
     };
     expect(rule.metadata.labels).toMatchObject({ release: 'prom' });
-    expect(rule.spec.groups[0]!.rules.map((r) => r.alert)).toHaveLength(8);
+    expect(rule.spec.groups[0]!.rules.map((r) => r.alert)).toHaveLength(10);
     const monitor = (await objects.getNamespacedCustomObject({
       group: 'monitoring.coreos.com',
       version: 'v1',

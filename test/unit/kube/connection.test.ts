@@ -128,6 +128,24 @@ describe('kubeconfigConnection', () => {
     expect(await readFile(counter, 'utf8')).toBe('x');
   });
 
+  it('checks the certificate against tls-server-name when the kubeconfig gives one', async () => {
+    const path = await kubeconfig('config', {
+      ...context('sa'),
+      clusters: [{ name: 'local', cluster: { server: 'https://10.0.0.1:6443', 'tls-server-name': 'api.internal' } }],
+      users: [{ name: 'sa', user: { token: 't' } }],
+    });
+    expect(kubeconfigConnection({ KUBECONFIG: path }).tlsServerName).toBe('api.internal');
+  });
+
+  it('refuses a proxy-url rather than bypassing the proxy', async () => {
+    const path = await kubeconfig('config', {
+      ...context('sa'),
+      clusters: [{ name: 'local', cluster: { server: 'https://10.0.0.1:6443', 'proxy-url': 'http://proxy:3128' } }],
+      users: [{ name: 'sa', user: { token: 't' } }],
+    });
+    expect(() => kubeconfigConnection({ KUBECONFIG: path })).toThrow(/cluster local uses a proxy-url, which is not supported/);
+  });
+
   it('refuses an auth-provider user, naming it', async () => {
     const path = await kubeconfig('config', { ...context('gcp'), users: [{ name: 'gcp', user: { 'auth-provider': { name: 'gcp' } } }] });
     expect(() => kubeconfigConnection({ KUBECONFIG: path })).toThrow(/user gcp uses an auth-provider/);
