@@ -51,6 +51,8 @@ const ENTRIES: Record<string, string> = {
     "import { KubeConfig, Watch } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch];",
   "client-node's KubeConfig + Watch + the generated Core, Apps and Coordination APIs":
     "import { KubeConfig, Watch, CoreV1Api, AppsV1Api, CoordinationV1Api } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch, CoreV1Api, AppsV1Api, CoordinationV1Api];",
+  // Node's TLS stack, which the Kubernetes client and the AWS SDK both load.
+  'node:https': "import https from 'node:https'; globalThis.kept = [https.request];",
   // What replaced client-node in the controller (src/kube): node:https, a kubeconfig reader and typed calls.
   "the controller's own Kubernetes client (src/kube)":
     "import { KubeClient } from './src/kube/client.ts'; import { createKubeApi } from './src/kube/api.ts'; import { loadConnection } from './src/kube/connection.ts'; globalThis.kept = [KubeClient, createKubeApi, loadConnection];",
