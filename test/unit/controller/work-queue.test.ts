@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkQueue } from '../../../src/controller/work-queue.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
@@ -61,27 +62,34 @@ describe('WorkQueue', () => {
   });
 
   it('addAfter runs one pass after the earliest of the delays asked for, and none after stop()', async () => {
-    const passes: number[] = [];
-    const started = Date.now();
-    const queue = new WorkQueue({
-      handler: async () => void passes.push(Date.now() - started),
-      metrics,
-      logger: createSilentLogger(),
-      minIntervalMs: 1,
-    });
-    queue.addAfter(200);
-    queue.addAfter(60);
-    queue.addAfter(120);
-    await until(() => passes.length === 1);
-    await sleep(250);
-    expect(passes).toHaveLength(1);
-    expect(passes[0]).toBeGreaterThanOrEqual(55);
-    expect(passes[0]).toBeLessThan(190);
+    // A fake clock: the assertions are about which delay wins, not about how busy the machine is.
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const passes: number[] = [];
+      const queue = new WorkQueue({
+        handler: async () => void passes.push(Date.now()),
+        metrics,
+        logger: createSilentLogger(),
+        minIntervalMs: 1,
+      });
+      queue.addAfter(200);
+      queue.addAfter(60);
+      queue.addAfter(120);
+      await jest.advanceTimersByTimeAsync(59);
+      expect(passes).toEqual([]);
+      // At 60 the request is queued; the pass starts on the queue's next timer, 1 ms later as Node's 0 ms timers do.
+      await jest.advanceTimersByTimeAsync(2);
+      expect(passes).toEqual([61]);
+      await jest.advanceTimersByTimeAsync(300);
+      expect(passes).toEqual([61]);
 
-    queue.addAfter(30);
-    await queue.stop();
-    await sleep(60);
-    expect(passes).toHaveLength(1);
+      queue.addAfter(30);
+      await queue.stop();
+      await jest.advanceTimersByTimeAsync(60);
+      expect(passes).toEqual([61]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('never runs two passes at once', async () => {
@@ -110,30 +118,30 @@ describe('WorkQueue', () => {
   });
 
   it('retries a failed pass with growing, capped backoff and counts the retries', async () => {
-    const starts: number[] = [];
-    const queue = new WorkQueue({
-      handler: async () => {
-        starts.push(Date.now());
-        if (starts.length <= 3) throw new Error('apiserver said no');
-      },
-      metrics,
-      logger: createSilentLogger(),
-      minIntervalMs: 0,
-      backoff: { baseMs: 20, maxMs: 50 },
-      random: () => 1,
-    });
-    queue.add();
-    await until(() => starts.length === 4);
-    const gaps = starts.slice(1).map((start, i) => start - starts[i]!);
-    // With random()=1 the delays are exactly the ceilings: 20, 40, then capped at 50.
-    expect(gaps[0]).toBeGreaterThanOrEqual(19);
-    expect(gaps[1]).toBeGreaterThanOrEqual(39);
-    expect(gaps[2]).toBeGreaterThanOrEqual(49);
-    expect(gaps[2]).toBeLessThan(200);
-    expect(await metricValue(metrics.workQueueRetries)).toBe(3);
-    await sleep(80);
-    expect(starts).toHaveLength(4);
-    await queue.stop();
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const starts: number[] = [];
+      const queue = new WorkQueue({
+        handler: async () => {
+          starts.push(Date.now());
+          if (starts.length <= 3) throw new Error('apiserver said no');
+        },
+        metrics,
+        logger: createSilentLogger(),
+        minIntervalMs: 0,
+        backoff: { baseMs: 20, maxMs: 50 },
+        random: () => 1,
+      });
+      queue.add();
+      await jest.advanceTimersByTimeAsync(500);
+      // With random()=1 the delays are exactly the ceilings: 20, 40, then capped at 50; the fourth pass succeeds.
+      const gaps = starts.slice(1).map((start, i) => start - starts[i]!);
+      expect(gaps).toEqual([20, 40, 50]);
+      expect(await metricValue(metrics.workQueueRetries)).toBe(3);
+      await queue.stop();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('stop() waits for the pass in flight and takes no more work', async () => {
