@@ -93,13 +93,15 @@ export class Reconciler {
   private async pass(): Promise<ReconcileOutcome> {
     const { config, configMaps, deployments, logger } = this.options;
     if (!configMaps.hasSynced() || !deployments.hasSynced()) return 'waiting';
+    // Once per pass: the decision compares it with the published annotation, and the write carries the same text.
+    const pendingRemovals = this.options.desired.pendingRemovals();
     const plan = decide({
       desiredHosts: this.options.desired.get(),
       port: config.storePort,
       format: config.outputFormat,
       restartMode: config.restartMode,
       observed: this.observe(),
-      pendingRemovals: this.options.desired.pendingRemovals(),
+      pendingRemovals,
       settings: config.endpointSettings,
     });
     const emptyRead = this.options.desired.lastReadWasEmpty();
@@ -111,7 +113,7 @@ export class Reconciler {
         return 'skipped_empty';
       case 'converge':
         // Still converge on the last non-empty set: a ConfigMap deleted meanwhile is restored, never emptied.
-        if (!(await this.converge(plan, { countsAsSync: !emptyRead }))) return 'refused_oversize';
+        if (!(await this.converge(plan, { countsAsSync: !emptyRead, pendingRemovals }))) return 'refused_oversize';
         return emptyRead ? 'skipped_empty' : 'success';
     }
   }
@@ -133,7 +135,10 @@ export class Reconciler {
   }
 
   /** False when the ConfigMap would not fit: nothing was written or restarted. */
-  private async converge(plan: Extract<Plan, { kind: 'converge' }>, { countsAsSync }: { countsAsSync: boolean }): Promise<boolean> {
+  private async converge(
+    plan: Extract<Plan, { kind: 'converge' }>,
+    { countsAsSync, pendingRemovals }: { countsAsSync: boolean; pendingRemovals: string },
+  ): Promise<boolean> {
     const { config, logger, metrics } = this.options;
     const fields = { endpoints: plan.endpoints.length, added: plan.added, removed: plan.removed, hash: plan.hash };
 
@@ -152,7 +157,7 @@ export class Reconciler {
           existing: before,
           key: config.configMapKey,
           text: plan.text,
-          annotations: this.annotations(plan.hash),
+          annotations: annotations(plan.hash, pendingRemovals),
         });
         logger.info('ConfigMap written', { ...fields, outcome, reason: action.kind === 'update' ? action.reason : 'missing' });
         await this.waitForCache(() => this.options.configMaps.get() !== before);
@@ -164,12 +169,6 @@ export class Reconciler {
     // Not while reads come back empty: the staleness alert on this gauge must fire then.
     if (countsAsSync) metrics.lastSuccessfulSync.setToCurrentTime();
     return true;
-  }
-
-  /** Ours on the ConfigMap. With nothing pending the annotation is left out: server-side apply then removes it. */
-  private annotations(hash: string): Record<string, string> {
-    const pending = this.options.desired.pendingRemovals();
-    return { [ENDPOINTS_HASH_ANNOTATION]: hash, ...(pending === NOTHING_PENDING ? {} : { [PENDING_REMOVALS_ANNOTATION]: pending }) };
   }
 
   /** The size guard: a list that would not fit in a ConfigMap is refused, and the last one stays published. */
@@ -265,4 +264,9 @@ export class Reconciler {
 
 function podTemplateHash(deployment: Deployment): string | undefined {
   return deployment.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
+}
+
+/** Ours on the ConfigMap. With nothing pending the annotation is left out: server-side apply then removes it. */
+function annotations(hash: string, pending: string): Record<string, string> {
+  return { [ENDPOINTS_HASH_ANNOTATION]: hash, ...(pending === NOTHING_PENDING ? {} : { [PENDING_REMOVALS_ANNOTATION]: pending }) };
 }
