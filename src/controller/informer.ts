@@ -2,6 +2,7 @@ import type { CheckResult } from '../health.ts';
 import type { Logger } from '../logger.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { apiStatusCode } from '../kube/client.ts';
 import type { ObjectList } from '../kube/types.ts';
 
 /** The parts of a Kubernetes object the informer reads. */
@@ -210,7 +211,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
     this.generation++;
     this.endWatch();
     if (this.stopped) return;
-    if (error instanceof ResourceVersionExpired || statusCodeOf(error) === 410) {
+    if (error instanceof ResourceVersionExpired || apiStatusCode(error) === 410) {
       this.count('expired');
       this.options.logger.info('watch resourceVersion expired, relisting', { resource: this.options.resource });
       void this.listAndWatch();
@@ -294,10 +295,4 @@ export class SingleObjectInformer<T extends WatchedObject> {
 export function decisionKey(object: WatchedObject & { spec?: unknown; data?: unknown; binaryData?: unknown }): string {
   const { uid, labels, annotations } = object.metadata ?? {};
   return JSON.stringify([uid, labels, annotations, object.spec, object.data, object.binaryData]);
-}
-
-function statusCodeOf(error: unknown): number | undefined {
-  const code =
-    (error as { statusCode?: unknown; code?: unknown } | undefined)?.statusCode ?? (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
 }

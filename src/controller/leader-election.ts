@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeApi } from '../kube/api.ts';
+import { apiStatusCode } from '../kube/client.ts';
 import { formatMicroTime, type Lease } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { apiStatusCode } from '../sinks/errors.ts';
 
 export interface LeaseTimings {
   /** How long a lease holds without renewal; a standby takes over only after it expired. */

@@ -22,6 +22,11 @@ export class KubeApiError extends Error {
   }
 }
 
+/** The HTTP status of a failed Kubernetes API call, or undefined when the call never got an answer. */
+export function apiStatusCode(error: unknown): number | undefined {
+  return error instanceof KubeApiError ? error.code : undefined;
+}
+
 export interface RequestOptions {
   query?: Query;
   body?: unknown;

@@ -2,7 +2,8 @@ import type { KubeApi } from '../kube/api.ts';
 import type { ConfigMap } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { KubernetesWriteError, apiStatusCode } from './errors.ts';
+import { apiStatusCode } from '../kube/client.ts';
+import { KubernetesWriteError } from './errors.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'thanos-store-discovery';

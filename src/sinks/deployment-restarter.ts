@@ -1,7 +1,8 @@
 import type { KubeApi } from '../kube/api.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { KubernetesWriteError, apiStatusCode } from './errors.ts';
+import { apiStatusCode } from '../kube/client.ts';
+import { KubernetesWriteError } from './errors.ts';
 import type { EventRecorder } from './event-recorder.ts';
 
 export const ENDPOINTS_HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';

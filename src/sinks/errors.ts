@@ -1,10 +1,5 @@
-import { KubeApiError } from '../kube/client.ts';
+import { KubeApiError, apiStatusCode } from '../kube/client.ts';
 import { describeError } from '../logger.ts';
-
-/** The HTTP status of a failed Kubernetes API call, or undefined when the call never got an answer. */
-export function apiStatusCode(error: unknown): number | undefined {
-  return error instanceof KubeApiError ? error.code : undefined;
-}
 
 /** A write to the Kubernetes API that failed; `resource` reads like `ConfigMap monitoring/thanos-sd`. */
 export class KubernetesWriteError extends Error {

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { SingleObjectInformer, decisionKey, type WatchFn } from '../../../src/controller/informer.ts';
+import { KubeApiError } from '../../../src/kube/client.ts';
 import type { ObjectList } from '../../../src/kube/types.ts';
 import { WorkQueue } from '../../../src/controller/work-queue.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
@@ -274,7 +275,7 @@ describe('reconnects', () => {
 
   it('relists on a watch refused with HTTP 410', async () => {
     lists.push(listing('400', obj('100')));
-    watch.last.end(Object.assign(new Error('Gone'), { statusCode: 410 }));
+    watch.last.end(new KubeApiError(410, JSON.stringify({ kind: 'Status', code: 410, reason: 'Gone' })));
     await jest.advanceTimersByTimeAsync(0);
     expect(list).toHaveBeenCalledTimes(2);
     // Same content as cached: a relist that finds nothing new starts no pass.
