@@ -46,7 +46,7 @@ export function inClusterConnection(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUN
     server: new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`),
     ca: readOrExplain(join(dir, 'ca.crt'), 'the ServiceAccount CA'),
     insecureSkipTlsVerify: false,
-    authorization: bearer(rereadEvery(TOKEN_REREAD_MS, tokenFile, readOrExplain(tokenFile, 'the ServiceAccount token').toString())),
+    authorization: bearerFromFile(tokenFile, 'the ServiceAccount token'),
   };
 }
 
@@ -90,7 +90,7 @@ export function kubeconfigConnection(env: NodeJS.ProcessEnv): KubeConnection {
     const inline = settings[`${name}-data`];
     if (typeof inline === 'string') return Buffer.from(inline, 'base64');
     const file = settings[name];
-    return typeof file === 'string' ? readOrExplain(isAbsolute(file) ? file : join(dirname(origin), file), name) : undefined;
+    return typeof file === 'string' ? readOrExplain(besideKubeconfig(origin, file), name) : undefined;
   };
   if (cluster.entry.cluster?.['proxy-url'] !== undefined) {
     throw new KubeConfigError(`the kubeconfig cluster ${context?.cluster} uses a proxy-url, which is not supported`);
@@ -117,8 +117,7 @@ function userAuthorization(settings: Record<string, unknown>, origin: string): (
   if (typeof token === 'string') return bearer(async () => token);
   const tokenFile = settings['tokenFile'];
   if (typeof tokenFile === 'string') {
-    const path = isAbsolute(tokenFile) ? tokenFile : join(dirname(origin), tokenFile);
-    return bearer(rereadEvery(TOKEN_REREAD_MS, path, readOrExplain(path, 'tokenFile').toString()));
+    return bearerFromFile(besideKubeconfig(origin, tokenFile), 'tokenFile');
   }
   const exec = settings['exec'];
   if (typeof exec === 'object' && exec !== null) return bearer(execPluginToken(exec));
@@ -155,6 +154,16 @@ function execPluginToken(exec: ExecSettings): () => Promise<string> {
 
 function bearer(token: () => Promise<string>): () => Promise<string> {
   return async () => `Bearer ${(await token()).trim()}`;
+}
+
+/** A token file's content as a bearer credential; read at start (a missing file stops the start) and every minute after. */
+function bearerFromFile(path: string, what: string): () => Promise<string> {
+  return bearer(rereadEvery(TOKEN_REREAD_MS, path, readOrExplain(path, what).toString()));
+}
+
+/** A path as the kubeconfig at `origin` names it: relative ones are relative to that file, as kubectl reads them. */
+function besideKubeconfig(origin: string, file: string): string {
+  return isAbsolute(file) ? file : join(dirname(origin), file);
 }
 
 /** The file's content, read again once it is `everyMs` old; the last good content when a reread fails. */
