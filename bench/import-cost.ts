@@ -6,45 +6,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { BUNDLE_OPTIONS } from '../scripts/bundle-options.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--single-threaded'];
 
-// Each entry keeps what it imports reachable, so the bundler cannot drop it.
-// Every module src/main.ts imports, loaded but not started: the floor of any run, RUN_ONCE included.
-const CONTROLLER_MODULES = [
-  'config.ts',
-  'controller/consumer-monitor.ts',
-  'controller/endpoints.ts',
-  'controller/informer.ts',
-  'controller/leader-election.ts',
-  'controller/desired-hosts.ts',
-  'controller/reconciler.ts',
-  'plan/desired-set.ts',
-  'controller/work-queue.ts',
-  'delivery/wiring.ts',
-  'health.ts',
-  'http-server.ts',
-  'kube/api.ts',
-  'kube/client.ts',
-  'kube/connection.ts',
-  'logger.ts',
-  'metrics.ts',
-  'lifecycle.ts',
-  'run-once.ts',
-  'sinks/configmap-writer.ts',
-  'sinks/deployment-restarter.ts',
-  'sinks/event-recorder.ts',
-  'sinks/mattermost-notifier.ts',
-  'sources/poller.ts',
-  'sources/route53-client.ts',
-  'sources/route53-reader.ts',
-  'sources/route53-throttle.ts',
-];
+// Every module src/main.ts imports, loaded but not started: the floor of any run, RUN_ONCE included. Read from
+// main.ts itself, so the list follows its imports.
+const CONTROLLER_MODULES = [...readFileSync(join(ROOT, 'src', 'main.ts'), 'utf8').matchAll(/^import .* from '\.\/(.+)';$/gm)].map(
+  (match) => match[1]!,
+);
 
+// Each entry keeps what it imports reachable, so the bundler cannot drop it.
 const ENTRIES: Record<string, string> = {
   'node alone': 'globalThis.kept = [];',
   "client-node's KubeConfig + Watch":
