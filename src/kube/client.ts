@@ -125,7 +125,8 @@ export class KubeClient {
 
   /** Sends the request and resolves with the response head; the body is the caller's to read. */
   private async open(method: string, path: string, options: RequestOptions, signal: AbortSignal): Promise<IncomingMessage> {
-    const url = new URL(path, this.connection.server);
+    // Appended, not resolved: a server URL may carry a path of its own (a proxy such as Rancher's).
+    const url = new URL(`${this.connection.server.href.replace(/\/+$/, '')}${path}`);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }

@@ -39,9 +39,9 @@ describe('KubeClient against a local HTTP server', () => {
     answer = (response) => json(response, 200, { kind: 'Status' });
   });
 
-  function client(timeoutMs = 2_000, token = 'test-token'): KubeClient {
+  function client(timeoutMs = 2_000, token = 'test-token', serverPath = ''): KubeClient {
     const connection: KubeConnection = {
-      server: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+      server: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}${serverPath}`),
       insecureSkipTlsVerify: false,
       authorization: async () => `Bearer ${token}`,
     };
@@ -57,6 +57,11 @@ describe('KubeClient against a local HTTP server', () => {
     });
     expect(seen[0]?.headers.authorization).toBe('Bearer test-token');
     expect(seen[0]?.headers['user-agent']).toBe('thanos-store-discovery');
+  });
+
+  it('keeps the path of a server URL behind a proxy (Rancher, a kubectl proxy prefix)', async () => {
+    await client(2_000, 'test-token', '/k8s/clusters/c-1/').request('GET', '/api/v1/namespaces/monitoring/configmaps/sd');
+    expect(seen[0]?.url).toBe('/k8s/clusters/c-1/api/v1/namespaces/monitoring/configmaps/sd');
   });
 
   it('turns an error status into a KubeApiError with the Status reason and message', async () => {
