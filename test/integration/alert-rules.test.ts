@@ -6,13 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { resolvePeerBinaries } from '../peers/binaries.ts';
-import { createHelm, only, runTool, setValues, type Helm, type Manifest } from '../support/tools.ts';
+import { helmForTests, only, PEER_BUILD_TIMEOUT_MS, runTool, setValues, type Manifest } from '../support/tools.ts';
 
 const UNIT_TESTS = fileURLToPath(new URL('../prometheus/alert-rules.test.yml', import.meta.url));
 // The unit tests' series carry the labels the default selector of release `tsd` in namespace `monitoring` matches.
 const RELEASE = 'tsd';
 const NAMESPACE = 'monitoring';
-const PEER_BUILD_TIMEOUT_MS = 20 * 60_000;
 
 interface RuleGroups {
   groups: { name: string; rules: { alert?: string; expr: string; for?: string }[] }[];
@@ -22,19 +21,17 @@ interface UnitTests {
   tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
 }
 
-let helm: Helm;
+const helm = helmForTests();
 let promtool: string;
 let dir: string;
 
 beforeAll(async () => {
-  helm = await createHelm();
   promtool = (await resolvePeerBinaries(['promtool'])).promtool;
   dir = await mkdtemp(join(tmpdir(), 'tsd-rules-'));
   await copyFile(UNIT_TESTS, join(dir, 'alert-rules.test.yml'));
 }, PEER_BUILD_TIMEOUT_MS);
 
 afterAll(async () => {
-  await helm?.close();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 

@@ -30,11 +30,10 @@ import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts'
 import {
   CHART,
   chartInstallArgs,
-  createHelm,
   only,
+  helmForTests,
   PEER_BUILD_TIMEOUT_MS,
   VALID_VALUES,
-  type Helm,
   type Manifest,
   type ToolResult,
 } from '../support/tools.ts';
@@ -47,15 +46,7 @@ interface JsonSchema {
   properties?: Record<string, JsonSchema>;
 }
 const NAMESPACE = 'monitoring';
-let helmTool: Helm;
-
-beforeAll(async () => {
-  helmTool = await createHelm();
-}, PEER_BUILD_TIMEOUT_MS);
-
-afterAll(async () => {
-  await helmTool?.close();
-});
+const helmTool = helmForTests();
 
 function helm(args: readonly string[]): Promise<ToolResult> {
   return helmTool.run(args);

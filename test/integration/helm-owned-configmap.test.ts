@@ -18,7 +18,7 @@ describe('a ConfigMap owned by a Helm release', () => {
   const helm = helmForTests();
 
   async function owner(verb: 'install' | 'upgrade', namespace: string, ...args: string[]): Promise<ToolResult> {
-    return helm([verb, OWNER, OWNER_CHART, '--namespace', namespace, '--kubeconfig', suite.peers.controlPlane.kubeconfigPath, ...args]);
+    return helm.run([verb, OWNER, OWNER_CHART, '--namespace', namespace, '--kubeconfig', suite.peers.controlPlane.kubeconfigPath, ...args]);
   }
 
   async function installed(namespace: string, ...args: string[]): Promise<void> {

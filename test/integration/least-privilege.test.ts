@@ -27,7 +27,7 @@ describe("least privilege: the chart's own ServiceAccount", () => {
   /** The chart installed for the test's Thanos objects, and a kubeconfig holding a token for its ServiceAccount. */
   async function installChart(namespace: string): Promise<string> {
     const { controlPlane } = suite.peers;
-    const result = await helm(
+    const result = await helm.run(
       chartInstallArgs(
         RELEASE,
         namespace,

@@ -4,12 +4,11 @@ import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import { startPrometheus, type Prometheus, type PrometheusAlert } from '../peers/prometheus.ts';
 import { documentedMetrics, METRIC_PREFIX } from '../support/readme-metrics.ts';
 import { aRecords, logTail, scenarioSuite, waitForPolls } from '../support/scenario.ts';
-import { createHelm, only, setValues, type Helm, type Manifest } from '../support/tools.ts';
+import { helmForTests, only, setValues, type Manifest } from '../support/tools.ts';
 import { waitFor } from '../support/wait.ts';
 
 const RELEASE = 'tsd';
 const NAMESPACE = 'monitoring';
-const PEER_BUILD_TIMEOUT_MS = 20 * 60_000;
 const STALE_ALERT = 'ThanosStoreDiscoverySyncStale';
 // Labels the scrape adds to every series (the operator's for a ServiceMonitor target); the rest are the metric's own.
 const TARGET_LABELS = new Set(['__name__', 'instance', 'job', 'namespace', 'service', 'endpoint']);
@@ -55,16 +54,8 @@ function substitute(expr: string, job: string): string {
 
 describe('a real Prometheus scraping the controller', () => {
   const suite = scenarioSuite('prometheus', { webhookReceiver: true });
-  let helm: Helm;
+  const helm = helmForTests();
   let prometheus: Prometheus | undefined;
-
-  beforeAll(async () => {
-    helm = await createHelm();
-  }, PEER_BUILD_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await helm?.close();
-  });
 
   afterEach(async () => {
     await prometheus?.stop();

@@ -94,7 +94,7 @@ describe('start-up validation', () => {
 
   describe('helm install refuses', () => {
     async function install(namespace: string, ...args: string[]) {
-      return helm(chartInstallArgs('tsd', namespace, suite.peers.controlPlane.kubeconfigPath, ...args));
+      return helm.run(chartInstallArgs('tsd', namespace, suite.peers.controlPlane.kubeconfigPath, ...args));
     }
 
     it.each(['..', '.', '..data', 'a/b', 'k'.repeat(254)])('thanos.configMapKey=%s', async (key) => {

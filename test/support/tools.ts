@@ -70,9 +70,9 @@ export async function createHelm(): Promise<Helm> {
 
 /**
  * For a test file: makes helm in a beforeAll and removes its home in an afterAll (call at the top of a describe or
- * the file); the function it returns runs helm inside the tests.
+ * the file); what it returns runs helm inside the tests.
  */
-export function helmForTests(): (args: readonly string[]) => Promise<ToolResult> {
+export function helmForTests(): Omit<Helm, 'close'> {
   let helm: Helm | undefined;
   beforeAll(async () => {
     helm = await createHelm();
@@ -80,10 +80,11 @@ export function helmForTests(): (args: readonly string[]) => Promise<ToolResult>
   afterAll(async () => {
     await helm?.close();
   });
-  return (args) => {
+  const made = (): Helm => {
     if (helm === undefined) throw new Error('helm is made in beforeAll: run it inside a test');
-    return helm.run(args);
+    return helm;
   };
+  return { run: (args) => made().run(args), template: (...args) => made().template(...args) };
 }
 
 /** `helm install <release> <chart> --namespace <namespace> --kubeconfig <path> -f <valid values> ...args`. */
