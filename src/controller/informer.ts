@@ -10,7 +10,7 @@ export interface WatchedObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string; labels?: object; annotations?: object };
 }
 
-/** A watch (KubeClient.watch): events go to `onEvent`, `done` is called once when the stream ends or fails. */
+/** A watch (client-node's Watch, src/kube/watch.ts): events go to `onEvent`, `done` is called once when the stream ends or fails. */
 export interface WatchFn {
   watch(
     path: string,

@@ -1,11 +1,10 @@
-// The informer over the controller's real Kubernetes client and a real local HTTP stream (test/unit/kube/
+// The informer over the controller's real Kubernetes client (client-node) and a real local HTTP stream (test/unit/kube/
 // stand-in-apiserver.ts), as a new user's cluster or a proxy in front of it can behave: an ERROR event and the end of
 // the stream in one write, ERROR events again and again, watches that end at once, a change handler that throws.
 // Timers, backoff and staleness run on jest's fake clock; only the sockets are real.
 import { jest } from '@jest/globals';
 import { SingleObjectInformer } from '../../../src/controller/informer.ts';
-import { createKubeApi, deploymentsPath } from '../../../src/kube/api.ts';
-import { KubeClient } from '../../../src/kube/client.ts';
+import { deploymentsPath } from '../../../src/kube/api.ts';
 import type { Deployment } from '../../../src/kube/types.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics.ts';
 import { captureLogger, type CapturedLogger } from '../sinks/fakes.ts';
@@ -13,6 +12,7 @@ import { metricValue } from '../metric-value.ts';
 import {
   drain,
   hold,
+  standInClient,
   startStandInApiServer,
   status,
   streamHead,
@@ -38,15 +38,6 @@ const listOf = (resourceVersion: string, ...items: Deployment[]) => ({
   items,
 });
 
-/** The controller's client for the stand-in, built as main.ts builds it for a cluster. */
-function clientFor(url: string) {
-  const client = new KubeClient(
-    { server: new URL(url), insecureSkipTlsVerify: false, authorization: async () => undefined },
-    { timeoutMs: 5_000 },
-  );
-  return { api: createKubeApi(client), watch: client };
-}
-
 let server: StandInApiServer;
 let metrics: Metrics;
 let log: CapturedLogger;
@@ -54,7 +45,7 @@ let informer: SingleObjectInformer<Deployment>;
 let onChange: jest.Mock<() => void>;
 
 function makeInformer(): SingleObjectInformer<Deployment> {
-  const { api, watch } = clientFor(server.url);
+  const { api, watch } = standInClient(server.url);
   return new SingleObjectInformer<Deployment>({
     resource: 'deployment',
     namespace: NAMESPACE,

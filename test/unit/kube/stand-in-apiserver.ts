@@ -3,6 +3,10 @@
 // bytes, the same writes, as a misbehaving apiserver or proxy would send).
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeApi, type KubeApi } from '../../../src/kube/api.ts';
+import { createWatch } from '../../../src/kube/watch.ts';
+import type { WatchFn } from '../../../src/controller/informer.ts';
 
 export interface StandInRequest {
   method: string;
@@ -126,4 +130,23 @@ export async function until(condition: () => boolean, what: string, turns = 200_
 /** Lets pending I/O and callbacks run for a number of event-loop turns. */
 export async function drain(turns = 2_000): Promise<void> {
   for (let turn = 0; turn < turns; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A kubeconfig for the stand-in: plain HTTP (client-node allows it only with insecure-skip-tls-verify), no user. */
+export function standInKubeConfig(url: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromClusterAndUser({ name: 'stand-in', server: url, skipTLSVerify: true }, { name: 'nobody' });
+  return kubeConfig;
+}
+
+/** The controller's Kubernetes client for the stand-in, made as src/main.ts makes it. */
+export function standInClient(
+  url: string,
+  limits: { timeoutMs?: number; signal?: AbortSignal; idleTimeoutMs?: number } = {},
+): { api: KubeApi; watch: WatchFn } {
+  const kubeConfig = standInKubeConfig(url);
+  return {
+    api: createKubeApi(kubeConfig, { timeoutMs: limits.timeoutMs ?? 5_000, ...(limits.signal ? { signal: limits.signal } : {}) }),
+    watch: createWatch(kubeConfig, { idleTimeoutMs: limits.idleTimeoutMs ?? 180_000 }),
+  };
 }
