@@ -28,9 +28,9 @@ const ENTRIES: Record<string, string> = {
     "import { KubeConfig, Watch, CoreV1Api, AppsV1Api, CoordinationV1Api } from '@kubernetes/client-node'; globalThis.kept = [new KubeConfig(), Watch, CoreV1Api, AppsV1Api, CoordinationV1Api];",
   // Node's TLS stack, which the Kubernetes client and the AWS SDK both load.
   'node:https': "import https from 'node:https'; globalThis.kept = [https.request];",
-  // What replaced client-node in the controller (src/kube): node:https, a kubeconfig reader and typed calls.
-  "the controller's own Kubernetes client (src/kube)":
-    "import { KubeClient } from './src/kube/client.ts'; import { createKubeApi } from './src/kube/api.ts'; import { loadConnection } from './src/kube/connection.ts'; globalThis.kept = [KubeClient, createKubeApi, loadConnection];",
+  // The controller's Kubernetes client (src/kube): client-node's KubeConfig, Watch and generated APIs behind KubeApi.
+  "the controller's Kubernetes client (src/kube, on client-node)":
+    "import { createKubeApi } from './src/kube/api.ts'; import { loadKubeConfig } from './src/kube/config.ts'; import { createWatch } from './src/kube/watch.ts'; globalThis.kept = [createKubeApi, loadKubeConfig, createWatch];",
   'AWS SDK Route53 client + ListResourceRecordSets':
     "import { Route53Client, ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53'; globalThis.kept = [new Route53Client({ region: 'us-east-1' }), ListResourceRecordSetsCommand];",
   'prom-client (default metrics) + winston':

@@ -11,8 +11,8 @@ import { createDeliveryCheck } from './delivery/wiring.ts';
 import { Heartbeat } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { configMapsPath, createKubeApi, deploymentsPath } from './kube/api.ts';
-import { KubeClient } from './kube/client.ts';
-import { loadConnection } from './kube/connection.ts';
+import { loadKubeConfig } from './kube/config.ts';
+import { createWatch } from './kube/watch.ts';
 import type { ConfigMap, Deployment } from './kube/types.ts';
 import { createLogger, describeError } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -32,6 +32,8 @@ const SHUTDOWN_DEADLINE_MS = 9_000;
 const ALERT_FLUSH_DEADLINE_MS = 3_000;
 // One object per call, on the cluster's own network: anything slower is a hung connection.
 const KUBERNETES_REQUEST_TIMEOUT_MS = 5_000;
+// A watch that gets no data for this long is ended by client-node; the informer replaces a quiet one sooner (150 s).
+const WATCH_IDLE_TIMEOUT_MS = 180_000;
 
 async function main(): Promise<number> {
   let config: Config;
@@ -62,8 +64,11 @@ async function main(): Promise<number> {
     deliveryCheck: config.delivery ? 'on' : 'off (THANOS_QUERY_URL unset)',
   });
 
-  const kube = new KubeClient(loadConnection(config.developerMode), { timeoutMs: KUBERNETES_REQUEST_TIMEOUT_MS });
-  const api = createKubeApi(kube);
+  const kubeConfig = loadKubeConfig(config.developerMode);
+  // Aborts every Kubernetes call still in flight once the controller has stopped in order.
+  const kubeStopped = new AbortController();
+  const api = createKubeApi(kubeConfig, { timeoutMs: KUBERNETES_REQUEST_TIMEOUT_MS, signal: kubeStopped.signal });
+  const watch = createWatch(kubeConfig, { idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS });
   const { namespace } = config;
 
   const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
@@ -75,7 +80,7 @@ async function main(): Promise<number> {
     name: config.configMapName,
     path: configMapsPath(namespace),
     list: (fieldSelector) => api.listConfigMaps(namespace, fieldSelector),
-    watch: kube,
+    watch,
     onChange: () => {
       onChange();
       // Declared below, with the elector it asks, like the consumer monitor.
@@ -91,7 +96,7 @@ async function main(): Promise<number> {
     name: config.deploymentName,
     path: deploymentsPath(namespace),
     list: (fieldSelector) => api.listDeployments(namespace, fieldSelector),
-    watch: kube,
+    watch,
     onChange: () => {
       onChange();
       // Declared below, with the elector it asks; the informer calls this only after its first list.
@@ -216,6 +221,7 @@ async function main(): Promise<number> {
     closeAll: async () => {
       await delivery?.stop();
       await Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]);
+      kubeStopped.abort(new Error('the controller stopped'));
     },
     heartbeat,
     // Each informer is ready once it has listed, and stays so while it keeps hearing from the API server.

@@ -120,7 +120,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     }),
     informerEvents: new Counter({
       name: `${PREFIX}informer_events_total`,
-      help: 'Informer requests and lifecycle events by resource: list, watch (each watch request), expired (410 Gone, relist), inactive (quiet past the deadline), error.',
+      help: 'Informer requests and lifecycle events by resource: list, watch (each watch request), expired (410 Gone, relist), inactive (quiet past the deadline), error (a failed list or watch, an ERROR event, a watch ended within a second with no event), callback_error (an exception from a change handler, caught).',
       labelNames: ['resource', 'event'] as const,
       registers,
     }),

@@ -10,7 +10,7 @@ export interface WatchedObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string; labels?: object; annotations?: object };
 }
 
-/** A watch (KubeClient.watch): events go to `onEvent`, `done` is called once when the stream ends or fails. */
+/** A watch (client-node's Watch, src/kube/watch.ts): events go to `onEvent`, `done` is called once when the stream ends or fails. */
 export interface WatchFn {
   watch(
     path: string,
@@ -42,7 +42,7 @@ export interface InformerTiming {
   watchMaxSeconds: number;
   /** No event (bookmarks included, about one a minute) for this long: the watch is dead, open a new one. */
   inactivityMs: number;
-  /** Nothing heard from the API for this long (failed watches and lists): `check()` fails. */
+  /** Nothing heard from the API for this long (failed watches and lists, ERROR events): `check()` fails. */
   maxStalenessMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -57,9 +57,34 @@ export const DEFAULT_INFORMER_TIMING: InformerTiming = {
   backoffMaxMs: 30_000,
 };
 
+// A watch that ends sooner than this having delivered nothing is a failure, as client-go's reflector counts it: a
+// proxy that does not stream, or a server that closes at once, must back off rather than be reopened in a loop.
+const SHORT_WATCH_MS = 1_000;
+
 /** A watch answered `410 Gone`: the resourceVersion we resume from is compacted away, only a relist helps. */
 class ResourceVersionExpired extends Error {
   override readonly name = 'ResourceVersionExpired';
+}
+
+/** The watch ended within SHORT_WATCH_MS with no event. */
+class ShortWatch extends Error {
+  override readonly name = 'ShortWatch';
+}
+
+/** The ERROR event of a watch: the Status the server sent in place of an object. */
+function watchError(object: unknown): Error {
+  const status = (typeof object === 'object' && object !== null ? object : {}) as { code?: unknown; message?: unknown };
+  const message = typeof status.message === 'string' ? status.message : JSON.stringify(object);
+  const code = typeof status.code === 'number' ? ` ${status.code}` : '';
+  return status.code === 410 ? new ResourceVersionExpired(message) : new Error(`watch error${code}: ${message}`);
+}
+
+/** One watch request: when it began (monotonic ms) and how many events it delivered. */
+interface Stream {
+  generation: number;
+  startedAt: number;
+  events: number;
+  abort?: () => void;
 }
 
 /**
@@ -68,6 +93,12 @@ class ResourceVersionExpired extends Error {
  * only after `410 Gone`, and an inactivity deadline longer than the bookmark interval so a silently dead connection
  * is replaced. The cache keeps answering through reconnects, so a reconnect never looks like a deletion. Only events
  * that can change a decision call `onChange`: a Deployment status update does not start a pass.
+ *
+ * client-go's reflector rules hold too: a watch that ends within a second with no event, an ERROR event and a 410 are
+ * failures, backed off alike (a relist included); an ERROR event is no sign of life (it refreshes neither the
+ * backoff nor the staleness clock); the stream's callbacks never abort or open a request themselves (that waits until
+ * the client's handler has returned); and an exception from `onChange` or any callback
+ * is caught, logged and counted. Staleness is measured on the monotonic clock: a wall-clock step cannot fail `/readyz`.
  */
 export class SingleObjectInformer<T extends WatchedObject> {
   private readonly options: SingleObjectInformerOptions<T>;
@@ -78,7 +109,8 @@ export class SingleObjectInformer<T extends WatchedObject> {
   private synced = false;
   private stopped = true;
   private failures = 0;
-  private lastHeard = Date.now();
+  // performance.now(): monotonic milliseconds.
+  private lastHeard = performance.now();
   private retryTimer: NodeJS.Timeout | undefined;
   private inactivityTimer: NodeJS.Timeout | undefined;
   private abortWatch: (() => void) | undefined;
@@ -102,14 +134,14 @@ export class SingleObjectInformer<T extends WatchedObject> {
 
   /** Seconds since the API last answered this informer (a list, a watch event or bookmark, a watch's normal end). */
   stalenessSeconds(): number {
-    return (Date.now() - this.lastHeard) / 1000;
+    return (performance.now() - this.lastHeard) / 1000;
   }
 
   /** For `/readyz`: synced, and not serving a cache the API has not confirmed for longer than allowed. */
   check(): CheckResult {
     const { resource } = this.options;
     if (!this.synced) return { ok: false, reason: `${resource} informer not synced` };
-    const staleMs = Date.now() - this.lastHeard;
+    const staleMs = performance.now() - this.lastHeard;
     if (staleMs > this.timing.maxStalenessMs) {
       return { ok: false, reason: `${resource} informer has not heard from the Kubernetes API for ${Math.round(staleMs / 1000)}s` };
     }
@@ -119,7 +151,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
   /** Resolves after the first list, successful or not (a failure schedules a retry). */
   async start(): Promise<void> {
     this.stopped = false;
-    this.lastHeard = Date.now();
+    this.lastHeard = performance.now();
     await this.listAndWatch();
   }
 
@@ -137,11 +169,12 @@ export class SingleObjectInformer<T extends WatchedObject> {
     try {
       list = await this.options.list(this.fieldSelector());
     } catch (error) {
-      if (generation === this.generation) this.onFailure(error);
+      if (generation === this.generation) this.onFailure(error, false);
       return;
     }
     if (this.stopped || generation !== this.generation) return;
-    this.heard();
+    // The API answered: the cache is fresh. The backoff waits for a watch that works (a 410 loop keeps growing it).
+    this.lastHeard = performance.now();
     this.resourceVersion = list.metadata?.resourceVersion;
     const first = !this.synced;
     this.synced = true;
@@ -152,7 +185,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
         name: this.options.name,
       });
     // The first list always starts a pass; a relist only when it found something the watch missed.
-    if (this.store(list.items.find((item) => item.metadata?.name === this.options.name)) || first) this.options.onChange();
+    if (this.store(list.items.find((item) => item.metadata?.name === this.options.name)) || first) this.notify();
     await this.startWatch();
   }
 
@@ -162,6 +195,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
     const { watchMinSeconds, watchMaxSeconds } = this.timing;
     const random = this.options.random ?? Math.random;
     const timeoutSeconds = Math.floor(watchMinSeconds + random() * (watchMaxSeconds - watchMinSeconds));
+    const stream: Stream = { generation, startedAt: performance.now(), events: 0 };
     this.count('watch');
     this.armInactivity(generation);
     let controller: AbortController;
@@ -169,78 +203,88 @@ export class SingleObjectInformer<T extends WatchedObject> {
       controller = await this.options.watch.watch(
         this.options.path,
         { fieldSelector: this.fieldSelector(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
-        (type, object) => {
-          if (generation === this.generation) this.onEvent(type, object, generation);
-        },
-        (error) => {
-          if (generation === this.generation) this.onWatchEnd(error);
-        },
+        (type, object) =>
+          this.guarded('watch event', () => {
+            if (stream.generation === this.generation) this.onEvent(type, object, stream);
+          }),
+        (error) =>
+          this.guarded('watch end', () => {
+            if (stream.generation === this.generation) this.endStream(stream, error);
+          }),
       );
     } catch (error) {
       // Opening may fail before the stream exists (a credential that fails to load, a refused connection).
-      if (generation === this.generation) this.onFailure(error);
+      if (generation === this.generation) this.onFailure(error, false);
       return;
     }
-    if (generation === this.generation) this.abortWatch = () => controller.abort();
+    stream.abort = () => controller.abort();
+    if (generation === this.generation) this.abortWatch = stream.abort;
     else controller.abort();
   }
 
-  private onEvent(type: string, object: unknown, generation: number): void {
-    this.heard();
-    this.armInactivity(generation);
+  private onEvent(type: string, object: unknown, stream: Stream): void {
     if (type === 'ERROR') {
-      const status = object as { code?: number; message?: string } | undefined;
-      this.endWatch();
-      this.onWatchEnd(
-        status?.code === 410
-          ? new ResourceVersionExpired(status.message ?? 'resourceVersion expired')
-          : new Error(`watch error: ${status?.message ?? JSON.stringify(object)}`),
-      );
+      this.endStream(stream, watchError(object));
       return;
     }
+    stream.events += 1;
+    this.heard();
+    this.armInactivity(stream.generation);
     const item = object as T;
     const resourceVersion = item.metadata?.resourceVersion;
     if (resourceVersion !== undefined) this.resourceVersion = resourceVersion;
     if (type === 'BOOKMARK') return;
     if (item.metadata?.name !== this.options.name) return;
-    if (this.store(type === 'DELETED' ? undefined : item)) this.options.onChange();
+    if (this.store(type === 'DELETED' ? undefined : item)) this.notify();
   }
 
-  /** The stream ended: normally when the server-side timeout ran out, or with an error. */
-  private onWatchEnd(error: unknown): void {
+  /**
+   * The stream is over (the server ended it, it failed, or it sent an ERROR event). Called from inside the client's
+   * stream handlers, so it only marks the stream done; closing it and what follows run once that handler has returned.
+   */
+  private endStream(stream: Stream, error: unknown): void {
     this.generation++;
-    this.endWatch();
-    if (this.stopped) return;
-    if (error instanceof ResourceVersionExpired || apiStatusCode(error) === 410) {
-      this.count('expired');
-      this.options.logger.info('watch resourceVersion expired, relisting', { resource: this.options.resource });
-      void this.listAndWatch();
-      return;
+    clearTimeout(this.inactivityTimer);
+    queueMicrotask(() => this.guarded('watch end', () => this.afterStream(stream, error)));
+  }
+
+  private afterStream(stream: Stream, error: unknown): void {
+    stream.abort?.();
+    if (this.abortWatch === stream.abort) this.abortWatch = undefined;
+    if (this.stopped || stream.generation + 1 !== this.generation) return;
+    if (!error && stream.events === 0 && performance.now() - stream.startedAt < SHORT_WATCH_MS) {
+      error = new ShortWatch(`the watch ended within ${SHORT_WATCH_MS} ms with no event`);
     }
     if (error) {
-      this.onFailure(error);
+      this.onFailure(error, error instanceof ResourceVersionExpired || apiStatusCode(error) === 410);
       return;
     }
+    // The server's timeoutSeconds ran out: a normal end.
     this.heard();
     void this.startWatch();
   }
 
-  private onFailure(error: unknown): void {
+  /** Retries after a backoff that doubles with each failure in a row: the watch, or with `relist` (410) the list. */
+  private onFailure(error: unknown, relist: boolean): void {
     if (this.stopped) return;
     this.endWatch();
     this.failures += 1;
     const delayMs = Math.min(this.timing.backoffMaxMs, this.timing.backoffBaseMs * 2 ** (this.failures - 1));
-    this.count('error');
-    this.options.logger.warn('informer lost its watch, rebuilding', {
-      resource: this.options.resource,
-      error: describeError(error),
-      attempt: this.failures,
-      retryInMs: delayMs,
-      staleSeconds: Math.round(this.stalenessSeconds()),
-    });
+    const fields = { resource: this.options.resource, attempt: this.failures, retryInMs: delayMs };
+    if (relist) {
+      this.count('expired');
+      this.options.logger.info('watch resourceVersion expired, relisting', fields);
+    } else {
+      this.count('error');
+      this.options.logger.warn('informer lost its watch, rebuilding', {
+        ...fields,
+        error: describeError(error),
+        staleSeconds: Math.round(this.stalenessSeconds()),
+      });
+    }
     clearTimeout(this.retryTimer);
-    // Never synced: list again. Synced: resume the watch; a 410 from it leads to the relist.
-    this.retryTimer = setTimeout(() => void (this.synced ? this.startWatch() : this.listAndWatch()), delayMs);
+    // Never synced or expired: list again. Otherwise resume the watch; a 410 from it leads to the relist.
+    this.retryTimer = setTimeout(() => void (relist || !this.synced ? this.listAndWatch() : this.startWatch()), delayMs);
   }
 
   private armInactivity(generation: number): void {
@@ -274,9 +318,24 @@ export class SingleObjectInformer<T extends WatchedObject> {
     return changed;
   }
 
+  /** A watch event (not ERROR) or a watch's normal end: the API is fresh and the watch works. */
   private heard(): void {
-    this.lastHeard = Date.now();
+    this.lastHeard = performance.now();
     this.failures = 0;
+  }
+
+  private notify(): void {
+    this.guarded('onChange', () => this.options.onChange());
+  }
+
+  /** Runs a callback; what it throws is logged and counted, never passed on to the client's stream or the loop. */
+  private guarded(callback: string, run: () => unknown): void {
+    try {
+      run();
+    } catch (error) {
+      this.count('callback_error');
+      this.options.logger.error('informer callback failed', { resource: this.options.resource, callback, error: describeError(error) });
+    }
   }
 
   private fieldSelector(): string {

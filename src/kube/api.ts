@@ -1,4 +1,14 @@
-import type { KubeClient } from './client.ts';
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1Lease,
+} from '@kubernetes/client-node';
+import { kubeCall, type CallLimits } from './client.ts';
 import type { ConfigMap, CoreEvent, Deployment, Lease, ObjectList, Pod } from './types.ts';
 
 /** Every Kubernetes API call the controller makes, each one typed; the sinks and the elector take the few they need. */
@@ -18,37 +28,52 @@ export interface KubeApi {
   replaceLease(namespace: string, name: string, body: Lease): Promise<Lease>;
 }
 
-const core = (namespace: string, resource: string, name?: string): string =>
-  `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
-const group = (prefix: string, namespace: string, resource: string, name?: string): string =>
-  `/apis/${prefix}${core(namespace, resource, name).slice('/api/v1'.length)}`;
-
 /** The collection paths the informers watch. */
-export const configMapsPath = (namespace: string): string => core(namespace, 'configmaps');
-export const deploymentsPath = (namespace: string): string => group('apps/v1', namespace, 'deployments');
+export const configMapsPath = (namespace: string): string => `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
+export const deploymentsPath = (namespace: string): string => `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments`;
 
-export function createKubeApi(client: KubeClient): KubeApi {
-  const leases = (namespace: string, name?: string) => group('coordination.k8s.io/v1', namespace, 'leases', name);
+/**
+ * The calls, made through client-node's generated API classes. Their answers come back as client-node model objects
+ * (timestamps as Date); they are handed on as the API's JSON, the shape of ./types.ts and of what the watch delivers.
+ */
+export function createKubeApi(kubeConfig: KubeConfig, limits: CallLimits): KubeApi {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  const call = async <T>(run: Parameters<typeof kubeCall>[1], contentType?: string): Promise<T> =>
+    asJson<T>(await kubeCall(limits, run, contentType));
   return {
-    listConfigMaps: (namespace, fieldSelector) => client.request('GET', configMapsPath(namespace), { query: { fieldSelector } }),
+    listConfigMaps: (namespace, fieldSelector) => call((options) => core.listNamespacedConfigMap({ namespace, fieldSelector }, options)),
     createConfigMap: (namespace, body, fieldManager) =>
-      client.request('POST', configMapsPath(namespace), { query: { fieldManager }, body }),
+      call((options) => core.createNamespacedConfigMap({ namespace, body: asModel<V1ConfigMap>(body), fieldManager }, options)),
     applyConfigMap: (namespace, name, body, fieldManager) =>
-      client.request('PATCH', core(namespace, 'configmaps', name), {
-        query: { fieldManager, force: true },
-        body,
-        contentType: 'application/apply-patch+yaml',
-      }),
-    listDeployments: (namespace, fieldSelector) => client.request('GET', deploymentsPath(namespace), { query: { fieldSelector } }),
+      call(
+        (options) => core.patchNamespacedConfigMap({ namespace, name, body, fieldManager, force: true }, options),
+        PatchStrategy.ServerSideApply,
+      ),
+    listDeployments: (namespace, fieldSelector) => call((options) => apps.listNamespacedDeployment({ namespace, fieldSelector }, options)),
     mergePatchDeployment: (namespace, name, patch) =>
-      client.request('PATCH', group('apps/v1', namespace, 'deployments', name), {
-        body: patch,
-        contentType: 'application/merge-patch+json',
-      }),
-    listPods: (namespace, labelSelector) => client.request('GET', core(namespace, 'pods'), { query: { labelSelector } }),
-    createEvent: (namespace, body) => client.request('POST', core(namespace, 'events'), { body }),
-    readLease: (namespace, name) => client.request('GET', leases(namespace, name)),
-    createLease: (namespace, body) => client.request('POST', leases(namespace), { body }),
-    replaceLease: (namespace, name, body) => client.request('PUT', leases(namespace, name), { body }),
+      call((options) => apps.patchNamespacedDeployment({ namespace, name, body: patch }, options), PatchStrategy.MergePatch),
+    listPods: (namespace, labelSelector) => call((options) => core.listNamespacedPod({ namespace, labelSelector }, options)),
+    createEvent: (namespace, body) =>
+      call((options) => core.createNamespacedEvent({ namespace, body: asModel<CoreV1Event>(body) }, options)),
+    readLease: (namespace, name) => call((options) => coordination.readNamespacedLease({ namespace, name }, options)),
+    createLease: (namespace, body) =>
+      call((options) => coordination.createNamespacedLease({ namespace, body: asModel<V1Lease>(body) }, options)),
+    replaceLease: (namespace, name, body) =>
+      call((options) => coordination.replaceNamespacedLease({ namespace, name, body: asModel<V1Lease>(body) }, options)),
   };
+}
+
+/**
+ * A body in the API's JSON shape as the client-node model its call is typed with. Only the timestamps differ (text
+ * here, Date there), and client-node's serializer sends a timestamp that is not a Date as it is.
+ */
+function asModel<M>(body: object): M {
+  return body as M;
+}
+
+/** A client-node model object as the API's JSON: Dates back to their RFC 3339 text, absent fields left out. */
+function asJson<T>(value: unknown): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }

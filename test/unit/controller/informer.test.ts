@@ -207,6 +207,7 @@ describe('events', () => {
     expect(onChange).not.toHaveBeenCalled();
 
     watch.last.end();
+    await jest.advanceTimersByTimeAsync(0);
     expect(watch.calls).toHaveLength(2);
     expect(watch.last.query['resourceVersion']).toBe('250');
     expect(list).toHaveBeenCalledTimes(1);
@@ -246,21 +247,27 @@ describe('reconnects', () => {
     onChange.mockClear();
   });
 
-  it('resumes from the last resourceVersion when the server ends a watch, without relisting', () => {
+  it('resumes from the last resourceVersion when the server ends a watch, without relisting', async () => {
     watch.last.emit('MODIFIED', obj('120', { spec: { replicas: 2 } }));
     watch.last.end();
+    await jest.advanceTimersByTimeAsync(0);
     expect(watch.calls).toHaveLength(2);
     expect(watch.last.query['resourceVersion']).toBe('120');
     expect(list).toHaveBeenCalledTimes(1);
   });
 
-  it('relists on 410 Gone (an ERROR event), keeping the cache until the relist answers', async () => {
+  it('relists on 410 Gone (an ERROR event) after a backoff, keeping the cache until the relist answers', async () => {
     const cached = informer.get();
     let release = () => {};
     list.mockImplementationOnce(
       () => new Promise((resolve) => (release = () => resolve(listing('300', obj('290', { spec: { replicas: 3 } }))))),
     );
     watch.last.emit('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 100 (250)' });
+    // Backed off like any failure, as client-go's reflector backs off its relists.
+    await jest.advanceTimersByTimeAsync(999);
+    expect(list).toHaveBeenCalledTimes(1);
+    expect(watch.calls[0]!.aborted()).toBe(true);
+    await jest.advanceTimersByTimeAsync(1);
 
     expect(list).toHaveBeenCalledTimes(2);
     expect(informer.get()).toBe(cached);
@@ -276,7 +283,7 @@ describe('reconnects', () => {
   it('relists on a watch refused with HTTP 410', async () => {
     lists.push(listing('400', obj('100')));
     watch.last.end(new KubeApiError(410, JSON.stringify({ kind: 'Status', code: 410, reason: 'Gone' })));
-    await jest.advanceTimersByTimeAsync(0);
+    await jest.advanceTimersByTimeAsync(1_000);
     expect(list).toHaveBeenCalledTimes(2);
     // Same content as cached: a relist that finds nothing new starts no pass.
     expect(onChange).not.toHaveBeenCalled();
@@ -316,6 +323,7 @@ describe('reconnects', () => {
     const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
     watch.failNextWith = refused();
     watch.last.end(refused());
+    await jest.advanceTimersByTimeAsync(0);
     expect(await events('error')).toBe(1);
     // Backoff doubles: 1 s, 2 s, 4 s, 8 s, 8 s ...
     for (const delay of [1_000, 2_000, 4_000]) {
@@ -346,6 +354,57 @@ describe('reconnects', () => {
     expect(informer.check()).toEqual({ ok: true });
     expect(informer.stalenessSeconds()).toBe(0);
     expect(informer.get()).toBe(cached);
+  });
+
+  it('measures staleness on the monotonic clock: a step of the wall clock (NTP) does not fail readiness', async () => {
+    jest.setSystemTime(Date.now() + 3_600_000);
+    expect(informer.stalenessSeconds()).toBe(0);
+    expect(informer.check()).toEqual({ ok: true });
+    jest.setSystemTime(Date.now() - 7_200_000);
+    expect(informer.stalenessSeconds()).toBe(0);
+  });
+
+  it('counts an ERROR event as no sign of life: it refreshes neither the staleness clock nor the backoff', async () => {
+    const error = { kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd is unhappy' };
+    await jest.advanceTimersByTimeAsync(20_000);
+    watch.last.emit('ERROR', error);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(watch.calls).toHaveLength(2);
+    expect(informer.stalenessSeconds()).toBe(21);
+    watch.last.emit('ERROR', error);
+    // The second failure in a row waits twice as long.
+    await jest.advanceTimersByTimeAsync(1_999);
+    expect(watch.calls).toHaveLength(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(watch.calls).toHaveLength(3);
+    expect(await events('error')).toBe(2);
+  });
+
+  it('counts a watch that ends within a second with no event as a failure and backs off; a longer one is a normal end', async () => {
+    watch.last.end();
+    await jest.advanceTimersByTimeAsync(999);
+    expect(watch.calls).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(watch.calls).toHaveLength(2);
+    expect(await events('error')).toBe(1);
+
+    await jest.advanceTimersByTimeAsync(1_000);
+    watch.last.end();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(watch.calls).toHaveLength(3);
+    expect(await events('error')).toBe(1);
+  });
+
+  it('catches, logs and counts a change handler that throws; the watch goes on', async () => {
+    onChange.mockImplementation(() => {
+      throw new Error('handler bug');
+    });
+    watch.last.emit('MODIFIED', obj('140', { spec: { replicas: 4 } }));
+    watch.last.emit('MODIFIED', obj('141', { spec: { replicas: 5 } }));
+    expect(informer.get()?.spec?.replicas).toBe(5);
+    expect(await events('callback_error')).toBe(2);
+    expect(watch.calls).toHaveLength(1);
+    expect(watch.last.aborted()).toBe(false);
   });
 
   it('is not ready before its first list, and retries the list until it answers', async () => {
