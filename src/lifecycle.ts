@@ -1,13 +1,14 @@
 import type { CheckResult, Heartbeat } from './health.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import type { WriteVerdict } from './sinks/fence.ts';
 
 export interface Elector {
   acquire(): Promise<void>;
   holdUntilStopped(): Promise<'stopped' | 'lost'>;
   stop(): Promise<void>;
   isLeader(): boolean;
-  mayWrite(): CheckResult;
+  mayWrite(): WriteVerdict;
 }
 
 /**
@@ -26,9 +27,9 @@ export class WriteFence {
     this.closed = true;
   }
 
-  mayWrite(): CheckResult {
+  mayWrite(): WriteVerdict {
     if (this.closed) return { ok: false, reason: 'shutting down' };
-    return this.elector?.mayWrite() ?? { ok: true };
+    return this.elector?.mayWrite() ?? { ok: true, validForMs: Number.POSITIVE_INFINITY };
   }
 }
 

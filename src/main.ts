@@ -21,6 +21,7 @@ import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
 import { createEventRecorder } from './sinks/event-recorder.ts';
+import { guardWrites } from './sinks/fence.ts';
 import { createMattermostNotifier } from './sinks/mattermost-notifier.ts';
 import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
@@ -115,6 +116,7 @@ async function main(): Promise<number> {
         })
       : undefined;
   const fence = new WriteFence(elector);
+  const guard = guardWrites(() => fence.mayWrite());
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);
   const events = createEventRecorder({ api, namespace, logger });
@@ -152,8 +154,8 @@ async function main(): Promise<number> {
     mayWrite: () => fence.mayWrite(),
     configMaps,
     deployments,
-    writer: createConfigMapWriter({ api, namespace, name: config.configMapName, metrics, logger }),
-    restarter: createDeploymentRestarter({ api, events, namespace, name: config.deploymentName, metrics, logger }),
+    writer: createConfigMapWriter({ api, namespace, name: config.configMapName, metrics, logger, guard }),
+    restarter: createDeploymentRestarter({ api, events, namespace, name: config.deploymentName, metrics, logger, guard }),
     notifier,
     metrics,
     logger,

@@ -1,11 +1,12 @@
 import { Heartbeat } from '../../src/health.ts';
+import type { WriteVerdict } from '../../src/sinks/fence.ts';
 import { Lifecycle, WriteFence, type Elector, type LifecycleParts } from '../../src/lifecycle.ts';
 import { createSilentLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 
 class FakeElector implements Elector {
   leading = false;
-  fence: { ok: true } | { ok: false; reason: string } = { ok: true };
+  fence: WriteVerdict = { ok: true, validForMs: 10_000 };
   private win: (() => void) | undefined;
   private lose: ((result: 'stopped' | 'lost') => void) | undefined;
   /** Shared with the other fakes, so the order of stops across them shows. */
@@ -66,7 +67,7 @@ describe('Lifecycle', () => {
     const running = lifecycle.run(new Promise((resolve) => (signal = resolve)));
     await tick();
     expect(t.calls).toEqual(['poller.start']);
-    expect(t.parts.fence.mayWrite()).toEqual({ ok: true });
+    expect(t.parts.fence.mayWrite()).toEqual({ ok: true, validForMs: Number.POSITIVE_INFINITY });
     signal('SIGTERM');
     expect(await running).toEqual({ reason: 'signal', signal: 'SIGTERM' });
     expect(t.calls).toEqual(['poller.start', 'poller.stop', 'queue.stop', 'closeAll']);
@@ -98,7 +99,7 @@ describe('Lifecycle', () => {
     expect(t.calls).toEqual([]);
     expect(lifecycle.healthz()).toEqual({ ok: true });
     expect(lifecycle.readyz()).toEqual({ ok: true });
-    expect(t.parts.fence.mayWrite()).toEqual({ ok: true });
+    expect(t.parts.fence.mayWrite()).toEqual({ ok: true, validForMs: 10_000 });
 
     elector.wins();
     await tick();
