@@ -45,6 +45,11 @@ export interface LifecycleParts {
   /** What else readiness needs (informers synced, watches fresh, a first poll): checked in order. */
   readiness: readonly (() => CheckResult)[];
   hasDesired: () => boolean;
+  /**
+   * Runs each time this replica starts leading: what only the leader checks and reports (the consumer check) must be
+   * judged afresh by a new leader, or a problem seen by the old one reads as resolved after a failover.
+   */
+  onLeading?: () => void;
   shutdownDeadlineMs: number;
   /** Called when the orderly stop overran its deadline (production: exit at once). */
   onDeadline: () => void;
@@ -99,6 +104,7 @@ export class Lifecycle {
     if (!elector) {
       metrics.leader.set(1);
       poller.start();
+      this.parts.onLeading?.();
       return forever;
     }
     try {
@@ -108,6 +114,7 @@ export class Lifecycle {
     }
     heartbeat.beat();
     poller.start();
+    this.parts.onLeading?.();
     return (await elector.holdUntilStopped()) === 'lost' ? { reason: 'leadership lost' } : forever;
   }
 

@@ -223,6 +223,10 @@ async function main(): Promise<number> {
     // Each informer is ready once it has listed, and stays so while it keeps hearing from the API server.
     readiness: [() => configMaps.check(), () => deployments.check()],
     hasDesired: () => desired.get() !== undefined,
+    onLeading: () => {
+      void consumers.check(deployments.get());
+      delivery?.trigger();
+    },
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     onDeadline: () => process.exit(EXIT.failed),
     logger,
@@ -236,7 +240,6 @@ async function main(): Promise<number> {
   });
   logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
   await informersStarted;
-  await consumers.check(deployments.get());
   delivery?.start();
 
   const ending = await lifecycle.run(signalled);
