@@ -1,5 +1,5 @@
-// Two projects: `unit` (pure logic and fakes at the client boundary, fast) and `integration` (the real peers:
-// kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores).
+// Two projects: `unit` (pure logic and fakes at the client boundary, fast, run in parallel) and `integration` (the real
+// peers: kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores).
 import { createDefaultEsmPreset } from 'ts-jest';
 
 const esm = {
@@ -17,10 +17,12 @@ export default {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/peers/global-setup.ts',
+      // The peers are heavy for 2 cores: one test file at a time keeps timings honest.
+      runner: '<rootDir>/test/serial-runner.js',
     },
   ],
-  // The peers are heavy for 2 cores: one test file at a time keeps timings honest.
-  maxWorkers: 1,
+  // Workers for the unit project; the integration project's runner stays serial.
+  maxWorkers: 2,
   testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

@@ -9,7 +9,8 @@ export class Heartbeat {
   private readonly maxSilenceMs: number;
   private readonly now: () => number;
 
-  constructor(maxSilenceMs: number, now: () => number = Date.now) {
+  /** `now` is monotonic by default: a wall-clock step (NTP) must neither fail liveness nor hide a wedged loop. */
+  constructor(maxSilenceMs: number, now: () => number = () => performance.now()) {
     this.maxSilenceMs = maxSilenceMs;
     this.now = now;
     this.last = now();

@@ -1,13 +1,14 @@
 import type { CheckResult, Heartbeat } from './health.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import type { WriteVerdict } from './sinks/fence.ts';
 
 export interface Elector {
   acquire(): Promise<void>;
   holdUntilStopped(): Promise<'stopped' | 'lost'>;
   stop(): Promise<void>;
   isLeader(): boolean;
-  mayWrite(): CheckResult;
+  mayWrite(): WriteVerdict;
 }
 
 /**
@@ -26,9 +27,9 @@ export class WriteFence {
     this.closed = true;
   }
 
-  mayWrite(): CheckResult {
+  mayWrite(): WriteVerdict {
     if (this.closed) return { ok: false, reason: 'shutting down' };
-    return this.elector?.mayWrite() ?? { ok: true };
+    return this.elector?.mayWrite() ?? { ok: true, validForMs: Number.POSITIVE_INFINITY };
   }
 }
 
@@ -44,6 +45,11 @@ export interface LifecycleParts {
   /** What else readiness needs (informers synced, watches fresh, a first poll): checked in order. */
   readiness: readonly (() => CheckResult)[];
   hasDesired: () => boolean;
+  /**
+   * Runs each time this replica starts leading: what only the leader checks and reports (the consumer check) must be
+   * judged afresh by a new leader, or a problem seen by the old one reads as resolved after a failover.
+   */
+  onLeading?: () => void;
   shutdownDeadlineMs: number;
   /** Called when the orderly stop overran its deadline (production: exit at once). */
   onDeadline: () => void;
@@ -98,6 +104,7 @@ export class Lifecycle {
     if (!elector) {
       metrics.leader.set(1);
       poller.start();
+      this.parts.onLeading?.();
       return forever;
     }
     try {
@@ -107,6 +114,7 @@ export class Lifecycle {
     }
     heartbeat.beat();
     poller.start();
+    this.parts.onLeading?.();
     return (await elector.holdUntilStopped()) === 'lost' ? { reason: 'leadership lost' } : forever;
   }
 

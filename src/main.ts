@@ -21,6 +21,7 @@ import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
 import { createEventRecorder } from './sinks/event-recorder.ts';
+import { guardWrites } from './sinks/fence.ts';
 import { createMattermostNotifier } from './sinks/mattermost-notifier.ts';
 import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
@@ -120,6 +121,7 @@ async function main(): Promise<number> {
         })
       : undefined;
   const fence = new WriteFence(elector);
+  const guard = guardWrites(() => fence.mayWrite());
   const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
   const published = () => publishedState(configMaps.get(), config.configMapKey);
   const events = createEventRecorder({ api, namespace, logger });
@@ -157,8 +159,8 @@ async function main(): Promise<number> {
     mayWrite: () => fence.mayWrite(),
     configMaps,
     deployments,
-    writer: createConfigMapWriter({ api, namespace, name: config.configMapName, metrics, logger }),
-    restarter: createDeploymentRestarter({ api, events, namespace, name: config.deploymentName, metrics, logger }),
+    writer: createConfigMapWriter({ api, namespace, name: config.configMapName, metrics, logger, guard }),
+    restarter: createDeploymentRestarter({ api, events, namespace, name: config.deploymentName, metrics, logger, guard }),
     notifier,
     metrics,
     logger,
@@ -227,6 +229,10 @@ async function main(): Promise<number> {
     // Each informer is ready once it has listed, and stays so while it keeps hearing from the API server.
     readiness: [() => configMaps.check(), () => deployments.check()],
     hasDesired: () => desired.get() !== undefined,
+    onLeading: () => {
+      void consumers.check(deployments.get());
+      delivery?.trigger();
+    },
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     onDeadline: () => process.exit(EXIT.failed),
     logger,
@@ -240,7 +246,6 @@ async function main(): Promise<number> {
   });
   logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
   await informersStarted;
-  await consumers.check(deployments.get());
   delivery?.start();
 
   const ending = await lifecycle.run(signalled);

@@ -132,7 +132,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     }),
     deliveryEndpoints: new Gauge({
       name: `${PREFIX}delivery_endpoints`,
-      help: 'Endpoints by what Thanos Query does with them (healthy, unhealthy, unseen, unpublished), the worst over its pods.',
+      help: 'Endpoints by what Thanos Query does with them (healthy, unhealthy, unseen, awaiting_rollout, unpublished), the worst over its pods.',
       labelNames: ['state'] as const,
       registers,
     }),

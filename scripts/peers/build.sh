@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real peers (kube-apiserver, kube-controller-manager, etcd, helm, thanos, kwok, prometheus, promtool)
+# and helm-docs (which writes the chart README's values table)
 # from the Go module proxy, the Route53 emulator (moto) from PyPI, and fetches the prometheus-operator CRDs, into a
 # cache outside the repo, keyed by version, so only the first run pays for the build. Prints `name=path` lines for
 # every peer it made sure of.
@@ -13,7 +14,7 @@ cache="${TSD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/thanos-store-discovery}"
 mkdir -p "$cache/bin" "$cache/src" "$cache/locks"
 log() { echo "[peers] $*" >&2; }
 # Longest first, so a slot never waits behind a short one; the second kube command comes from the first's build.
-ALL_PEERS=(kube-apiserver thanos promtool prometheus etcd kwok helm moto prometheus-operator-crds kube-controller-manager)
+ALL_PEERS=(kube-apiserver thanos promtool prometheus etcd kwok helm helm-docs moto prometheus-operator-crds kube-controller-manager)
 
 # locked NAME CMD...: runs CMD holding the lock of NAME, so tests, the demo and other checkouts sharing the cache
 # never build the same thing twice at once, while different peers build side by side.
@@ -107,6 +108,8 @@ build_helm() {
   simple_go_build helm "$HELM_VERSION" "helm.sh/helm/$major" "helm.sh/helm/$major/cmd/helm"
 }
 
+build_helm_docs() { simple_go_build helm-docs "$HELM_DOCS_VERSION" github.com/norwoodj/helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs; }
+
 # kwok acts only through Stages; its own "fast" ones (node Ready at once, pod Running and Ready at once, deletion
 # honoured) ship in its module, and kwok reads them from one multi-document file next to the binary.
 build_kwok() {
@@ -172,6 +175,7 @@ build_one() {
     kube-apiserver | kube-controller-manager) locked "kubernetes-$KUBERNETES_VERSION" build_kube_commands | grep "^$1=" ;;
     etcd) locked etcd build_etcd ;;
     helm) locked helm build_helm ;;
+    helm-docs) locked helm-docs build_helm_docs ;;
     moto) locked moto build_moto ;;
     thanos) locked thanos build_thanos ;;
     kwok) locked kwok build_kwok ;;

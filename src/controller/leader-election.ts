@@ -1,10 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeApi } from '../kube/api.ts';
 import { apiStatusCode } from '../kube/client.ts';
 import { formatMicroTime, type Lease } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { WriteVerdict } from '../sinks/fence.ts';
+import { delay, TIMED_OUT, within } from '../timeout.ts';
 
 export interface LeaseTimings {
   /** How long a lease holds without renewal; a standby takes over only after it expired. */
@@ -32,6 +33,7 @@ export function decideLease(lease: Lease | undefined, identity: string, unchange
 }
 
 type LeaseApi = Pick<KubeApi, 'readLease' | 'createLease' | 'replaceLease'>;
+/** `failed` includes a 409: a renewal of ours that timed out may have landed after our read; the next try re-reads. */
 type Attempt = 'held' | 'taken by another' | 'failed';
 
 export interface LeaderElectorOptions {
@@ -44,22 +46,6 @@ export interface LeaderElectorOptions {
   metrics: Metrics;
   /** A monotonic clock in ms; tests drive it. */
   monotonicNow?: () => number;
-}
-
-const TIMED_OUT = Symbol('timed out');
-
-/** Resolves with `promise`'s value, or TIMED_OUT after `ms`: a hung API call must not outlive a deadline. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, ms));
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -94,13 +80,13 @@ export class LeaderElector {
    * lease duration, so a leader frozen (SIGSTOP, a long GC pause) past this point finds it false when it resumes,
    * before its loop has even noticed the loss.
    */
-  mayWrite(): { ok: true } | { ok: false; reason: string } {
+  mayWrite(): WriteVerdict {
     if (!this.leading) return { ok: false, reason: 'not the leader' };
     const sinceRenewalMs = this.options.monotonicNow() - (this.renewedAt ?? Number.NEGATIVE_INFINITY);
     if (sinceRenewalMs >= this.options.timings.renewDeadlineMs) {
       return { ok: false, reason: `lease last renewed ${Math.round(sinceRenewalMs)} ms ago, past the renew deadline` };
     }
-    return { ok: true };
+    return { ok: true, validForMs: this.options.timings.renewDeadlineMs - sinceRenewalMs };
   }
 
   /** Resolves once this replica holds the lease; rejects if `stop()` came first. */
@@ -114,19 +100,22 @@ export class LeaderElector {
       const holder = this.observed?.holder;
       if (holder !== lastHolder) logger.info('waiting for leadership', { identity, leader: holder });
       lastHolder = holder;
-      await sleep(timings.retryPeriodMs, undefined, { signal: this.stopping.signal });
+      await delay(timings.retryPeriodMs, this.stopping.signal);
     }
     this.setLeading(true);
     logger.info('became leader', { identity, lease: `${this.options.namespace}/${this.options.name}` });
   }
 
-  /** Renews until stopped, or until leadership is lost: another holder, or no successful renewal for the deadline. */
+  /**
+   * Renews until stopped, or until leadership is lost: another holder, or no successful renewal for the deadline. A
+   * failed renewal (a 409 included) is retried every retry period within the deadline, as client-go does.
+   */
   async holdUntilStopped(): Promise<'stopped' | 'lost'> {
     const { timings, logger, monotonicNow } = this.options;
     let lastRenewal = monotonicNow();
     for (;;) {
       try {
-        await sleep(timings.retryPeriodMs, undefined, { signal: this.stopping.signal });
+        await delay(timings.retryPeriodMs, this.stopping.signal);
       } catch {
         return 'stopped';
       }
@@ -218,8 +207,12 @@ export class LeaderElector {
       }
       return 'held';
     } catch (error) {
-      // 409: another candidate wrote between our read and write; it won this round.
-      if (apiStatusCode(error) === 409) return 'taken by another';
+      // 409: the lease changed between our read and write. Another candidate may have won this round, or our own
+      // earlier renewal that timed out landed late: only the next read can tell, so it is tried again.
+      if (apiStatusCode(error) === 409) {
+        logger.info('lease changed while we wrote it; reading it again', { identity });
+        return 'failed';
+      }
       logger.warn('lease update failed', { identity, error: describeError(error) });
       return 'failed';
     }

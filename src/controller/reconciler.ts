@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfigMap, Deployment } from '../kube/types.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -8,21 +7,15 @@ import { CONFIGMAP_MAX_BYTES, configMapSizeWith } from '../plan/size-guard.ts';
 import { restartTiming } from '../plan/storm-guard.ts';
 import type { ConfigMapWriter } from '../sinks/configmap-writer.ts';
 import { ENDPOINTS_HASH_ANNOTATION, type DeploymentRestarter } from '../sinks/deployment-restarter.ts';
+import { FencedError } from '../sinks/fence.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
 import { decide, NOTHING_PENDING, type ObservedState, type Plan } from './decide.ts';
 import type { DesiredHosts } from './desired-hosts.ts';
+import { freshest, type OwnWrite } from './own-writes.ts';
 
 export interface ObjectCache<T> {
   get(): T | undefined;
   hasSynced(): boolean;
-}
-
-/** A write was about to happen without a valid lease (or while stopping): nothing was written. */
-export class FencedError extends Error {
-  constructor(reason: string) {
-    super(`write skipped: ${reason}`);
-    this.name = 'FencedError';
-  }
 }
 
 export interface ReconcilerOptions {
@@ -46,8 +39,6 @@ export interface ReconcilerOptions {
    * valid, or it is stopping). A leader frozen past its lease must not write when it resumes.
    */
   mayWrite?: () => { ok: true } | { ok: false; reason: string };
-  /** How long a pass waits for its own write to reach the informer cache, so the next pass does not repeat it. */
-  cacheCatchUpMs?: number;
   /** Monotonic ms, for the storm and revert guards; tests drive it. */
   monotonicNow?: () => number;
 }
@@ -63,6 +54,9 @@ export class Reconciler {
   private lastRestartAt: number | undefined;
   private lastPatchedHash: string | undefined;
   private reverts: RevertState = NO_REVERTS;
+  /** Our last writes as the API server answered them: read instead of a cache that has not caught up with them. */
+  private ownConfigMap: OwnWrite<ConfigMap> | undefined;
+  private ownDeployment: OwnWrite<Deployment> | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
@@ -118,9 +112,17 @@ export class Reconciler {
     }
   }
 
+  private configMap(): ConfigMap | undefined {
+    return freshest(this.options.configMaps.get(), this.ownConfigMap);
+  }
+
+  private deployment(): Deployment | undefined {
+    return freshest(this.options.deployments.get(), this.ownDeployment);
+  }
+
   private observe(): ObservedState {
-    const configMap = this.options.configMaps.get();
-    const deployment = this.options.deployments.get();
+    const configMap = this.configMap();
+    const deployment = this.deployment();
     return {
       configMap: configMap
         ? {
@@ -144,7 +146,7 @@ export class Reconciler {
 
     if (plan.configMap.kind !== 'none') {
       const action = plan.configMap;
-      const before = this.options.configMaps.get();
+      const before = this.configMap();
       if (!this.fits(before, plan)) return false;
       if (action.kind === 'update' && action.reason === 'unreadable') {
         logger.warn('ConfigMap content is unreadable, replacing it', { detail: action.detail });
@@ -153,14 +155,15 @@ export class Reconciler {
         logger.info('dry run: would write ConfigMap', { ...fields, action: action.kind, text: plan.text });
       } else {
         this.fence();
-        const outcome = await this.options.writer.write({
+        const { outcome, written } = await this.options.writer.write({
           existing: before,
           key: config.configMapKey,
           text: plan.text,
           annotations: annotations(plan.hash, pendingRemovals),
         });
+        const replacedVersion = before?.metadata?.resourceVersion;
+        if (replacedVersion !== undefined) this.ownConfigMap = { replacedVersion, written };
         logger.info('ConfigMap written', { ...fields, outcome, reason: action.kind === 'update' ? action.reason : 'missing' });
-        await this.waitForCache(() => this.options.configMaps.get() !== before);
       }
     }
 
@@ -207,18 +210,18 @@ export class Reconciler {
       return;
     }
     metrics.restartDeferred.set(0);
-    const deployment = this.options.deployments.get();
-    this.noteReverts(observeRevert(this.lastPatchedHash, plan.hash, deployment && podTemplateHash(deployment)));
-    if (this.reverts.stopped) return;
+    const seenVersion = this.deployment()?.metadata?.resourceVersion;
     this.fence();
-    if ((await this.options.restarter.restart(plan)) !== 'patched') return;
+    // The revert guard judges the Deployment as the API server holds it right before the patch, never a lagging cache.
+    const outcome = await this.options.restarter.restart(plan, (live) => {
+      this.noteReverts(observeRevert(this.lastPatchedHash, plan.hash, podTemplateHash(live)));
+      return !this.reverts.stopped;
+    });
+    if (outcome.kind === 'missing' || outcome.kind === 'held back') return;
+    if (seenVersion !== undefined) this.ownDeployment = { replacedVersion: seenVersion, written: outcome.deployment };
+    if (outcome.kind === 'in place') return;
     this.lastRestartAt = this.now();
     this.lastPatchedHash = plan.hash;
-    // Only we write this annotation, so waiting for it exactly is safe; a stale status event does not count.
-    await this.waitForCache(() => {
-      const deployment = this.options.deployments.get();
-      return deployment === undefined || podTemplateHash(deployment) === plan.hash;
-    });
   }
 
   /** The GitOps guard: counts reverts of our annotation and stops patching after too many within an hour. */
@@ -249,16 +252,6 @@ export class Reconciler {
   private fence(): void {
     const verdict = this.options.mayWrite?.() ?? { ok: true };
     if (!verdict.ok) throw new FencedError(verdict.reason);
-  }
-
-  /**
-   * Writes reach the cache through the watch a moment later; waiting here keeps the next pass from repeating them.
-   * For the ConfigMap any change of the cached object counts (the informer replaces it on every event): waiting for
-   * our exact content would sit out the whole timeout when a hand edit or delete lands right after our write.
-   */
-  private async waitForCache(caughtUp: () => boolean): Promise<void> {
-    const deadline = Date.now() + (this.options.cacheCatchUpMs ?? 2_000);
-    while (!caughtUp() && Date.now() < deadline) await sleep(20);
   }
 }
 

@@ -14,8 +14,12 @@ export interface ListedStore {
 /** What one Thanos Query pod (or the Service) answered. */
 export type SourceRead = { source: string; ok: true; stores: readonly ListedStore[] } | { source: string; ok: false; error: string };
 
-export type DeliveryState = 'healthy' | 'unhealthy' | 'unseen' | 'unpublished';
-export const DELIVERY_STATES: readonly DeliveryState[] = ['healthy', 'unhealthy', 'unseen', 'unpublished'];
+/**
+ * `awaiting_rollout`: unseen while the pods have not been rolled onto the published list yet (a restart the storm
+ * guard defers): expected, not a problem.
+ */
+export type DeliveryState = 'healthy' | 'unhealthy' | 'unseen' | 'awaiting_rollout' | 'unpublished';
+export const DELIVERY_STATES: readonly DeliveryState[] = ['healthy', 'unhealthy', 'unseen', 'awaiting_rollout', 'unpublished'];
 
 export interface EndpointDelivery {
   endpoint: Endpoint;
@@ -32,9 +36,15 @@ export interface DeliveryComparison {
   matched: boolean;
 }
 
-const RANK: Record<Exclude<DeliveryState, 'unpublished'>, number> = { healthy: 0, unhealthy: 1, unseen: 2 };
+type ReadState = 'healthy' | 'unhealthy' | 'unseen';
+const RANK: Record<ReadState, number> = { healthy: 0, unhealthy: 1, unseen: 2 };
 
-export function compareDelivery(published: readonly Endpoint[], reads: readonly SourceRead[]): DeliveryComparison {
+/** `rolloutPending`: the pods are still to be rolled onto the published list, so what they do not list is awaited. */
+export function compareDelivery(
+  published: readonly Endpoint[],
+  reads: readonly SourceRead[],
+  { rolloutPending = false }: { rolloutPending?: boolean } = {},
+): DeliveryComparison {
   const answered = reads.filter((read) => read.ok);
   const failedSources = reads.flatMap((read) => (read.ok ? [] : [{ source: read.source, error: read.error }]));
   // With no answer there is nothing to say about any endpoint.
@@ -42,11 +52,7 @@ export function compareDelivery(published: readonly Endpoint[], reads: readonly 
   const wanted = new Set(published);
   const byEndpoint = new Map<Endpoint, EndpointDelivery>();
   for (const endpoint of published) byEndpoint.set(endpoint, { endpoint, state: 'healthy', sources: [] });
-  const worsen = (
-    entry: EndpointDelivery,
-    state: Exclude<DeliveryState, 'unpublished'>,
-    source: { source: string; lastError?: string },
-  ) => {
+  const worsen = (entry: EndpointDelivery, state: ReadState, source: { source: string; lastError?: string }) => {
     const current = RANK[entry.state as keyof typeof RANK];
     if (RANK[state] > current) {
       entry.state = state;
@@ -76,6 +82,7 @@ export function compareDelivery(published: readonly Endpoint[], reads: readonly 
       byEndpoint.set(endpoint, entry);
     }
   }
+  if (rolloutPending) for (const entry of byEndpoint.values()) if (entry.state === 'unseen') entry.state = 'awaiting_rollout';
   const endpoints = [...byEndpoint.values()].sort((x, y) => (x.endpoint < y.endpoint ? -1 : x.endpoint > y.endpoint ? 1 : 0));
   const matched = answered.length > 0 && failedSources.length === 0 && endpoints.every((entry) => entry.state === 'healthy');
   return { endpoints, failedSources, matched };

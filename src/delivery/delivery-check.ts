@@ -30,6 +30,8 @@ export interface DeliveryCheckOptions {
   listPods: (labelSelector: string) => Promise<Pod[]>;
   /** False on a standby replica. */
   active: () => boolean;
+  /** True while the published list waits for its rollout (deferred by the storm guard): unseen is then expected. */
+  rolloutPending?: () => boolean;
   /** Undefined under DRY_RUN. */
   events: EventRecorder | undefined;
   notifier: Notifier;
@@ -99,7 +101,7 @@ export class DeliveryCheck {
     const read = this.options.read ?? ((source: string, url: string) => readStores(source, url));
     const reads = await Promise.all(targets.map((target) => read(target.source, target.url)));
     for (const answer of reads) metrics.deliveryReads.inc({ outcome: answer.ok ? 'success' : 'error' });
-    const comparison = compareDelivery(endpoints, reads);
+    const comparison = compareDelivery(endpoints, reads, { rolloutPending: this.options.rolloutPending?.() ?? false });
     for (const [state, count] of Object.entries(countStates(comparison))) metrics.deliveryEndpoints.set({ state }, count);
     const at = this.now();
     if (comparison.matched) metrics.deliveryLastMatch.set(at / 1000);

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { publishedEndpoints } from '../controller/endpoints.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { ENDPOINTS_HASH_ANNOTATION } from '../sinks/deployment-restarter.ts';
 import type { EventRecorder } from '../sinks/event-recorder.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
 import { DeliveryCheck } from './delivery-check.ts';
@@ -20,7 +21,7 @@ export function createDeliveryCheck(options: {
   metrics: Metrics;
   logger: Logger;
 }): DeliveryCheck | undefined {
-  const { config, api, configMap } = options;
+  const { config, api, configMap, deployment } = options;
   if (config.delivery === undefined) return undefined;
   const { namespace, configMapKey } = config;
   return new DeliveryCheck({
@@ -29,6 +30,17 @@ export function createDeliveryCheck(options: {
     intervalMs: config.delivery.intervalMs,
     alertAfterMs: config.delivery.alertAfterMs,
     published: () => publishedEndpoints(configMap()?.data, configMapKey),
+    rolloutPending: () => config.restartMode === 'annotation' && rolloutPending(configMap(), deployment()),
     listPods: async (labelSelector) => (await api.listPods(namespace, labelSelector)).items,
   });
+}
+
+/**
+ * The published list has not been rolled out yet: the ConfigMap's hash is not the one on the pod template (the storm
+ * guard defers the patch, or it has not been sent yet). Read from the caches, so any replica can tell.
+ */
+export function rolloutPending(configMap: ConfigMap | undefined, deployment: Deployment | undefined): boolean {
+  const published = configMap?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
+  const rolled = deployment?.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
+  return published !== undefined && deployment !== undefined && published !== rolled;
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
 import { KubernetesWriteError } from './errors.ts';
+import { FencedError, UNGUARDED, type WriteGuard } from './fence.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'thanos-store-discovery';
@@ -21,8 +22,14 @@ export interface ConfigMapWriteRequest {
 /** `unchanged`: the object already held our content (our own earlier write, not yet cached), so nothing changed. */
 export type ConfigMapWriteOutcome = 'created' | 'updated' | 'unchanged';
 
+/** The outcome, and the object as the API server answered it: what a pass reads until the cache has caught up. */
+export interface ConfigMapWriteResult {
+  outcome: ConfigMapWriteOutcome;
+  written: ConfigMap;
+}
+
 export interface ConfigMapWriter {
-  write(request: ConfigMapWriteRequest): Promise<ConfigMapWriteOutcome>;
+  write(request: ConfigMapWriteRequest): Promise<ConfigMapWriteResult>;
 }
 
 type ConfigMapApi = Pick<KubeApi, 'createConfigMap' | 'applyConfigMap'>;
@@ -46,22 +53,25 @@ export function createConfigMapWriter(options: {
   name: string;
   metrics: Metrics;
   logger: Logger;
+  /** Runs each request: the write fence, checked before every one. */
+  guard?: WriteGuard;
 }): ConfigMapWriter {
-  const { api, namespace, name, metrics, logger } = options;
+  const { api, namespace, name, metrics, logger, guard = UNGUARDED } = options;
   const resource = `ConfigMap ${namespace}/${name}`;
 
-  async function apply(request: ConfigMapWriteRequest): Promise<ConfigMapWriteOutcome> {
+  async function apply(request: ConfigMapWriteRequest): Promise<ConfigMapWriteResult> {
     let applied: ConfigMap;
     try {
-      applied = await api.applyConfigMap(namespace, name, ourFields(namespace, name, request), FIELD_MANAGER);
+      applied = await guard(() => api.applyConfigMap(namespace, name, ourFields(namespace, name, request), FIELD_MANAGER));
     } catch (error) {
+      if (error instanceof FencedError) throw error;
       throw new KubernetesWriteError({ resource, operation: 'apply', cause: error });
     }
     // An apply that changes nothing leaves the resourceVersion as it was (seen only while the cached one is current).
     const before = request.existing?.metadata?.resourceVersion;
-    if (before !== undefined && applied.metadata?.resourceVersion === before) return 'unchanged';
+    if (before !== undefined && applied.metadata?.resourceVersion === before) return { outcome: 'unchanged', written: applied };
     metrics.configMapWrites.inc({ operation: 'update' });
-    return 'updated';
+    return { outcome: 'updated', written: applied };
   }
 
   return {
@@ -70,10 +80,11 @@ export function createConfigMapWriter(options: {
       // Create rather than apply when it is missing: a create of an object that exists after all (a stale cache,
       // another creator) fails, where an apply would put our label on an object someone else made.
       try {
-        await api.createConfigMap(namespace, newConfigMap(namespace, name, request), FIELD_MANAGER);
+        const created = await guard(() => api.createConfigMap(namespace, newConfigMap(namespace, name, request), FIELD_MANAGER));
         metrics.configMapWrites.inc({ operation: 'create' });
-        return 'created';
+        return { outcome: 'created', written: created };
       } catch (error) {
+        if (error instanceof FencedError) throw error;
         if (apiStatusCode(error) !== 409) throw new KubernetesWriteError({ resource, operation: 'create', cause: error });
         logger.info('ConfigMap was created by someone else meanwhile; writing only our key', { configMap: resource });
         return apply(request);

@@ -1,8 +1,10 @@
 import type { KubeApi } from '../kube/api.ts';
+import type { Deployment } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
 import { KubernetesWriteError } from './errors.ts';
+import { FencedError, UNGUARDED, type WriteGuard } from './fence.ts';
 import type { EventRecorder } from './event-recorder.ts';
 
 export const ENDPOINTS_HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
@@ -16,37 +18,60 @@ export interface RestartRequest {
   removed: readonly string[];
 }
 
-export type RestartOutcome = 'patched' | 'missing';
+/**
+ * `patched`: the pod template now carries the hash and did not before, so the pods roll. `in place`: the Deployment
+ * held the hash already (our earlier patch, not yet cached), nothing rolls. Both carry the Deployment as the API
+ * server answered it, for the pass to read until its cache catches up.
+ */
+export type RestartOutcome =
+  { kind: 'patched'; deployment: Deployment } | { kind: 'in place'; deployment: Deployment } | { kind: 'missing' } | { kind: 'held back' };
 
 export interface DeploymentRestarter {
-  restart(request: RestartRequest): Promise<RestartOutcome>;
+  /** `proceed` sees the Deployment as read right before the patch; false holds the patch back (the revert guard). */
+  restart(request: RestartRequest, proceed?: (live: Deployment) => boolean): Promise<RestartOutcome>;
 }
 
 /**
  * Changes the pod template's hash annotation, so the Deployment's own RollingUpdate replaces the pods at the pace
- * its strategy allows. Pods are never deleted here. Patching the same hash again changes nothing and rolls nothing.
+ * its strategy allows. Pods are never deleted here. The Deployment is read first: one that holds the hash already is
+ * left alone, and no restart is counted or recorded for it (a merge patch answers alike whether or not it changed
+ * anything).
  */
 export function createDeploymentRestarter(options: {
-  api: Pick<KubeApi, 'mergePatchDeployment'>;
+  api: Pick<KubeApi, 'listDeployments' | 'mergePatchDeployment'>;
   events: EventRecorder;
   namespace: string;
   name: string;
   metrics: Metrics;
   logger: Logger;
+  /** Runs the patch: the write fence. */
+  guard?: WriteGuard;
 }): DeploymentRestarter {
-  const { api, events, namespace, name, metrics, logger } = options;
+  const { api, events, namespace, name, metrics, logger, guard = UNGUARDED } = options;
   const resource = `Deployment ${namespace}/${name}`;
+  const missing = (hash: string): RestartOutcome => {
+    logger.warn('Deployment to restart does not exist', { deployment: resource, hash });
+    return { kind: 'missing' };
+  };
   return {
-    async restart(request) {
-      let uid: string | undefined;
+    async restart(request, proceed = () => true) {
+      let current: Deployment | undefined;
       try {
-        const patched = await api.mergePatchDeployment(namespace, name, buildRestartPatch(request.hash));
-        uid = patched.metadata?.uid;
+        current = (await api.listDeployments(namespace, `metadata.name=${name}`)).items[0];
       } catch (error) {
-        if (apiStatusCode(error) === 404) {
-          logger.warn('Deployment to restart does not exist', { deployment: resource, hash: request.hash });
-          return 'missing';
-        }
+        throw new KubernetesWriteError({ resource, operation: 'read before the patch', cause: error });
+      }
+      if (current === undefined) return missing(request.hash);
+      if (!proceed(current)) return { kind: 'held back' };
+      if (current.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION] === request.hash) {
+        return { kind: 'in place', deployment: current };
+      }
+      let deployment: Deployment;
+      try {
+        deployment = await guard(() => api.mergePatchDeployment(namespace, name, buildRestartPatch(request.hash)));
+      } catch (error) {
+        if (error instanceof FencedError) throw error;
+        if (apiStatusCode(error) === 404) return missing(request.hash);
         throw new KubernetesWriteError({ resource, operation: 'patch', cause: error });
       }
       metrics.restarts.inc();
@@ -56,13 +81,14 @@ export function createDeploymentRestarter(options: {
         added: request.added.length,
         removed: request.removed.length,
       });
+      const uid = deployment.metadata?.uid;
       await events.record({
         involved: { kind: 'Deployment', name, apiVersion: 'apps/v1', ...(uid === undefined ? {} : { uid }) },
         reason: RESTART_EVENT_REASON,
         message: buildRestartMessage(request),
         type: 'Normal',
       });
-      return 'patched';
+      return { kind: 'patched', deployment };
     },
   };
 }

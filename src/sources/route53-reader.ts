@@ -54,7 +54,9 @@ type PageStart = Pick<ListResourceRecordSetsRequest, 'StartRecordName' | 'StartR
  */
 export function createRoute53Reader(options: Route53ReaderOptions): { read(signal?: AbortSignal): Promise<Route53ReadResult> } {
   const { client, metrics, logger, suffix } = options;
-  const warnedSkips = new Set<string>();
+  // The skips of the last read, warned once: a bad record is warned when it appears, again only after it was gone
+  // for a whole read, and what is kept is bounded by the zones' current content.
+  let warnedSkips = new Set<string>();
   const zones = [...options.zones];
   const retry = { ...DEFAULT_RETRY, ...options.retry };
 
@@ -110,14 +112,16 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
     signal: AbortSignal | undefined,
     hosts: Set<string>,
     counter: { requests: number },
+    skipped: Set<string>,
   ): Promise<number> {
     const started = performance.now();
     const onSkip = (record: string, reason: SkipReason, detail: string) => {
       metrics.recordsSkipped.inc({ reason });
       // Every poll meets the same bad record again: warn the first time, so it is seen but does not flood the log.
       const key = `${zone} ${record}`;
-      if (warnedSkips.has(key)) return;
-      warnedSkips.add(key);
+      const seen = warnedSkips.has(key) || skipped.has(key);
+      skipped.add(key);
+      if (seen) return;
       logger.warn('skipped a Route53 record that cannot be a store endpoint', { zone, record, reason, detail });
     };
     let start: PageStart = {};
@@ -145,11 +149,13 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
     async read(signal) {
       const combined = anySignal(options.signal, signal);
       const started = performance.now();
+      const skipped = new Set<string>();
       try {
         const hosts = new Set<string>();
         const counter = { requests: 0 };
         let recordSetsRead = 0;
-        for (const zone of zones) recordSetsRead += await readZone(zone, combined, hosts, counter);
+        for (const zone of zones) recordSetsRead += await readZone(zone, combined, hosts, counter, skipped);
+        warnedSkips = skipped;
         const result = { hosts: [...hosts].sort(), recordSetsRead, zones: [...zones], requests: counter.requests };
         const durationMs = performance.now() - started;
         metrics.route53PollDuration.observe({ outcome: 'success' }, durationMs / 1000);
@@ -162,6 +168,8 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
         });
         return result;
       } catch (error) {
+        // A failed read saw only part of the zones: forget nothing yet.
+        for (const key of skipped) warnedSkips.add(key);
         metrics.route53PollDuration.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
         throw error;
       }

@@ -2,6 +2,7 @@
 // SubjectAccessReviews check what its ServiceAccount may do.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   ApiextensionsV1Api,
   AppsV1Api,
@@ -33,6 +34,7 @@ import {
   only,
   helmForTests,
   PEER_BUILD_TIMEOUT_MS,
+  runTool,
   VALID_VALUES,
   type Manifest,
   type ToolResult,
@@ -455,7 +457,81 @@ describe('helm template with valid values', () => {
     expect(await budgets('--set', 'leaderElection.enabled=true', '--set', 'podDisruptionBudget.enabled=false')).toEqual([]);
     const manifests = await render('--set', 'leaderElection.enabled=true', '--set', 'leaderElection.replicas=3');
     const budget = only<V1PodDisruptionBudget>(manifests, 'PodDisruptionBudget');
-    expect(budget.spec).toEqual({ maxUnavailable: 1, selector: only<V1Deployment>(manifests, 'Deployment').spec?.selector });
+    // AlwaysAllow: an unready replica (a standby with a cold cache) never blocks a node drain.
+    expect(budget.spec).toEqual({
+      maxUnavailable: 1,
+      selector: only<V1Deployment>(manifests, 'Deployment').spec?.selector,
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    });
+  });
+
+  it('puts the scrape annotations on the pod only when no ServiceMonitor scrapes it, so it is scraped once', async () => {
+    const podAnnotations = async (...args: string[]) =>
+      only<V1Deployment>(await render(...args), 'Deployment').spec?.template.metadata?.annotations ?? {};
+    expect(await podAnnotations()).toMatchObject({ 'prometheus.io/scrape': 'true' });
+    expect(Object.keys(await podAnnotations('--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.force=true'))).not.toContain(
+      'prometheus.io/scrape',
+    );
+    // Asked for but not rendered (the cluster serves no ServiceMonitor API): the annotations stay.
+    expect(await podAnnotations('--set', 'serviceMonitor.enabled=true')).toMatchObject({ 'prometheus.io/scrape': 'true' });
+  });
+
+  it('with leader election, prefers to put the replicas on different nodes unless affinity or spread is given', async () => {
+    const podSpec = async (...args: string[]) => only<V1Deployment>(await render(...args), 'Deployment').spec?.template.spec;
+    expect((await podSpec())?.affinity).toBeUndefined();
+    const spread = await podSpec('--set', 'leaderElection.enabled=true');
+    const selector = only<V1Deployment>(await render(), 'Deployment').spec?.selector;
+    expect(spread?.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: selector } },
+        ],
+      },
+    });
+    const own = await podSpec(
+      '--set',
+      'leaderElection.enabled=true',
+      '--set-json',
+      'topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"ScheduleAnyway"}]',
+    );
+    expect(own?.affinity).toBeUndefined();
+    expect(own?.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: selector },
+    ]);
+  });
+
+  it('takes the conventional values: grace period, revision history, common labels, ServiceMonitor relabelings', async () => {
+    const manifests = await render(
+      '--set',
+      'terminationGracePeriodSeconds=20',
+      '--set',
+      'revisionHistoryLimit=5',
+      '--set',
+      'commonLabels.team=observability',
+      '--set',
+      'serviceMonitor.enabled=true',
+      '--set',
+      'serviceMonitor.force=true',
+      '--set-json',
+      'serviceMonitor.relabelings=[{"targetLabel":"cluster","replacement":"eu-1"}]',
+      '--set-json',
+      'serviceMonitor.metricRelabelings=[{"sourceLabels":["__name__"],"regex":"go_.*","action":"drop"}]',
+    );
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    expect(deployment.spec?.template.spec?.terminationGracePeriodSeconds).toBe(20);
+    expect(deployment.spec?.revisionHistoryLimit).toBe(5);
+    for (const manifest of manifests) expect([manifest.kind, manifest.metadata.labels?.['team']]).toEqual([manifest.kind, 'observability']);
+    const endpoint = (only<Manifest>(manifests, 'ServiceMonitor')['spec'] as { endpoints: Record<string, unknown>[] }).endpoints[0];
+    expect(endpoint).toMatchObject({
+      relabelings: [{ targetLabel: 'cluster', replacement: 'eu-1' }],
+      metricRelabelings: [{ sourceLabels: ['__name__'], regex: 'go_.*', action: 'drop' }],
+    });
+  });
+
+  it('names the Kubernetes versions it supports in Chart.yaml, and refuses an older cluster', async () => {
+    const chart = parse((await helm(['show', 'chart', CHART])).stdout) as Record<string, unknown>;
+    expect(chart).toMatchObject({ kubeVersion: '>=1.27.0-0' });
+    expect((await helm(['template', RELEASE, CHART, '-f', VALID_VALUES, '--kube-version', 'v1.22.0'])).stderr).toContain('kubeVersion');
   });
 
   it('ships the Grafana dashboard as a ConfigMap with the sidecar label, only when enabled', async () => {
@@ -473,32 +549,30 @@ describe('helm template with valid values', () => {
 });
 
 describe('the chart README', () => {
-  /** Paths of values.yaml: a map is descended into unless the table documents it as a whole. */
-  function undocumented(values: Record<string, unknown>, documented: ReadonlySet<string>, prefix = ''): string[] {
-    return Object.entries(values).flatMap(([key, value]) => {
-      const path = prefix + key;
-      if (documented.has(path)) return [];
-      const isMap = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > 0;
-      return isMap ? undocumented(value as Record<string, unknown>, documented, `${path}.`) : [path];
-    });
-  }
-
   function inSchema(schema: JsonSchema, path: readonly string[]): boolean {
     if (path.length === 0) return true;
     const next = schema.properties?.[path[0]!];
     return next !== undefined && inSchema(next, path.slice(1));
   }
 
-  it('documents every value of values.yaml in its table, and only values the schema knows', async () => {
+  it(
+    'holds the values table helm-docs generates from values.yaml now (scripts/chart-readme.sh --check)',
+    async () => {
+      const check = await runTool('bash', [fileURLToPath(new URL('../../scripts/chart-readme.sh', import.meta.url)), '--check']);
+      expect({ code: check.code, stderr: check.stderr }).toEqual({ code: 0, stderr: '' });
+    },
+    PEER_BUILD_TIMEOUT_MS,
+  );
+
+  it('documents only values the schema knows, and names the required ones', async () => {
     const readme = await readFile(join(CHART, 'README.md'), 'utf8');
-    const table = [...readme.matchAll(/^\| `([A-Za-z0-9_.]+)` \|/gm)].map((match) => match[1]!);
-    const values = parse(await readFile(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
-    const required = ['route53.privateHostedZoneIds', 'thanos.deploymentName', 'thanos.configMapName'];
-    expect(undocumented(values, new Set(table))).toEqual([]);
-    expect(required.filter((path) => !table.includes(path))).toEqual([]);
+    const table = [...readme.matchAll(/^\| ([A-Za-z0-9_.]+) \| [a-z]+ \|/gm)].map((match) => match[1]!);
     const schema = JSON.parse(await readFile(join(CHART, 'values.schema.json'), 'utf8')) as JsonSchema;
+    expect(table.length).toBeGreaterThan(50);
     expect(table.filter((path) => !inSchema(schema, path.split('.')))).toEqual([]);
-    expect(new Set(table).size).toBe(table.length);
+    for (const required of ['route53.privateHostedZoneIds', 'thanos.deploymentName', 'thanos.configMapName']) {
+      expect(readme).toContain(`\`${required}\``);
+    }
   });
 });
 
@@ -555,18 +629,27 @@ describe('helm template with missing or invalid values', () => {
     expect(result.code).toBe(0);
   });
 
+  /** `helm template` with the valid values plus `args`, its failure returned rather than thrown. */
+  const templateWith = (...args: string[]) => helm(['template', RELEASE, CHART, '-f', VALID_VALUES, ...args]);
+
+  it('refuses an extraEnv entry that names a variable the chart sets itself, naming it', async () => {
+    const result = await templateWith(
+      '--set-json',
+      'extraEnv=[{"name":"NODE_OPTIONS","value":"--trace-warnings"},{"name":"LOG_LEVEL","value":"debug"}]',
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('extraEnv sets LOG_LEVEL, which the chart sets itself');
+    const own = await render('--set-json', 'extraEnv=[{"name":"NODE_OPTIONS","value":"--trace-warnings"}]');
+    expect(containerOf(only<V1Deployment>(own, 'Deployment')).env).toContainEqual({ name: 'NODE_OPTIONS', value: '--trace-warnings' });
+  });
+
   it('refuses both an existing Secret and an inline hook URL', async () => {
-    const result = await helm([
-      'template',
-      RELEASE,
-      CHART,
-      '-f',
-      VALID_VALUES,
+    const result = await templateWith(
       '--set',
       'alerts.mattermostHook.existingSecret=hook',
       '--set',
       'alerts.mattermostHook.url=https://mattermost.example.com/hooks/x',
-    ]);
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('set either existingSecret or url, not both');
     expect(result.stderr).not.toContain('hooks/x');

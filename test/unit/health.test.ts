@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Heartbeat, allOf } from '../../src/health.ts';
 
 describe('Heartbeat', () => {
@@ -11,6 +12,20 @@ describe('Heartbeat', () => {
     expect(heartbeat.check()).toEqual({ ok: false, reason: 'no poll finished for 61s' });
     heartbeat.beat();
     expect(heartbeat.check()).toEqual({ ok: true });
+  });
+
+  it('measures silence on the monotonic clock, so a wall-clock step (NTP) neither fails nor hides it', () => {
+    jest.useFakeTimers({ now: Date.parse('2026-12-04T12:00:00Z') });
+    try {
+      const heartbeat = new Heartbeat(60_000);
+      jest.setSystemTime(Date.now() + 3_600_000);
+      expect(heartbeat.check()).toEqual({ ok: true });
+      jest.setSystemTime(Date.now() - 7_200_000);
+      jest.advanceTimersByTime(61_000);
+      expect(heartbeat.check()).toEqual({ ok: false, reason: 'no poll finished for 61s' });
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 

@@ -1,11 +1,12 @@
 import { Heartbeat } from '../../src/health.ts';
+import type { WriteVerdict } from '../../src/sinks/fence.ts';
 import { Lifecycle, WriteFence, type Elector, type LifecycleParts } from '../../src/lifecycle.ts';
 import { createSilentLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 
 class FakeElector implements Elector {
   leading = false;
-  fence: { ok: true } | { ok: false; reason: string } = { ok: true };
+  fence: WriteVerdict = { ok: true, validForMs: 10_000 };
   private win: (() => void) | undefined;
   private lose: ((result: 'stopped' | 'lost') => void) | undefined;
   /** Shared with the other fakes, so the order of stops across them shows. */
@@ -60,16 +61,16 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Lifecycle', () => {
   it('without leader election polls at once, and on a signal stops in order: polls, queue, caches', async () => {
-    const t = parts();
+    const t = parts({ onLeading: () => void t.calls.push('onLeading') });
     const lifecycle = new Lifecycle(t.parts);
     let signal = (_: string) => {};
     const running = lifecycle.run(new Promise((resolve) => (signal = resolve)));
     await tick();
-    expect(t.calls).toEqual(['poller.start']);
-    expect(t.parts.fence.mayWrite()).toEqual({ ok: true });
+    expect(t.calls).toEqual(['poller.start', 'onLeading']);
+    expect(t.parts.fence.mayWrite()).toEqual({ ok: true, validForMs: Number.POSITIVE_INFINITY });
     signal('SIGTERM');
     expect(await running).toEqual({ reason: 'signal', signal: 'SIGTERM' });
-    expect(t.calls).toEqual(['poller.start', 'poller.stop', 'queue.stop', 'closeAll']);
+    expect(t.calls).toEqual(['poller.start', 'onLeading', 'poller.stop', 'queue.stop', 'closeAll']);
   });
 
   it('fences writes from the moment it starts stopping, before the pass in flight ends', async () => {
@@ -89,7 +90,7 @@ describe('Lifecycle', () => {
 
   it('a standby is live and ready without polling; it polls once it leads, and losing the lease ends the run', async () => {
     const elector = new FakeElector();
-    const t = parts({ elector, hasDesired: () => false });
+    const t = parts({ elector, hasDesired: () => false, onLeading: () => void t.calls.push('onLeading') });
     elector.calls = t.calls;
     const lifecycle = new Lifecycle(t.parts);
     t.now.ms = 60_000; // long past the heartbeat window: a leader would be reported dead
@@ -98,11 +99,12 @@ describe('Lifecycle', () => {
     expect(t.calls).toEqual([]);
     expect(lifecycle.healthz()).toEqual({ ok: true });
     expect(lifecycle.readyz()).toEqual({ ok: true });
-    expect(t.parts.fence.mayWrite()).toEqual({ ok: true });
+    expect(t.parts.fence.mayWrite()).toEqual({ ok: true, validForMs: 10_000 });
 
     elector.wins();
     await tick();
-    expect(t.calls).toEqual(['poller.start']);
+    // The checks only a leader runs (the consumer check) run again for the new leader.
+    expect(t.calls).toEqual(['poller.start', 'onLeading']);
     // Leading: the heartbeat was renewed on winning, and readiness now needs a first poll.
     expect(lifecycle.healthz()).toEqual({ ok: true });
     expect(lifecycle.readyz()).toEqual({ ok: false, reason: 'no successful Route53 poll yet' });
@@ -113,7 +115,7 @@ describe('Lifecycle', () => {
 
     elector.loses();
     expect(await running).toEqual({ reason: 'leadership lost' });
-    expect(t.calls).toEqual(['poller.start', 'poller.stop', 'queue.stop', 'elector.stop', 'closeAll']);
+    expect(t.calls).toEqual(['poller.start', 'onLeading', 'poller.stop', 'queue.stop', 'elector.stop', 'closeAll']);
   });
 
   it('reports the first failing readiness check', () => {

@@ -27,6 +27,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{ include "tsd.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "tsd.serviceAccountName" -}}
@@ -85,7 +88,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Pod annotations: scrape hints and the hook checksum, overridable by podAnnotations. */}}
 {{- define "tsd.podAnnotations" -}}
 {{- $annotations := dict }}
-{{- if .Values.metrics.scrapeAnnotations }}
+{{- if and .Values.metrics.scrapeAnnotations (not (include "tsd.serviceMonitor" .)) }}
 {{- $_ := set $annotations "prometheus.io/scrape" "true" }}
 {{- $_ := set $annotations "prometheus.io/port" (.Values.metrics.port | int | toString) }}
 {{- $_ := set $annotations "prometheus.io/path" "/metrics" }}
@@ -95,6 +98,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $annotations "checksum/alerts-secret" (.Values.alerts.mattermostHook.url | sha256sum) }}
 {{- end }}
 {{- toYaml (merge (deepCopy .Values.podAnnotations) $annotations) }}
+{{- end }}
+
+{{/* "true" when the ServiceMonitor is rendered: then it scrapes the pods, and the scrape annotations are left out. */}}
+{{- define "tsd.serviceMonitor" -}}
+{{- if and .Values.serviceMonitor.enabled (include "tsd.monitoringApi" (list . "ServiceMonitor" .Values.serviceMonitor.force)) }}true{{ end }}
 {{- end }}
 
 {{/*

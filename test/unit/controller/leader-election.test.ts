@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { KubeApiError } from '../../../src/kube/client.ts';
 import { formatMicroTime, type Lease } from '../../../src/kube/types.ts';
 import { LeaderElector, decideLease } from '../../../src/controller/leader-election.ts';
@@ -46,6 +47,9 @@ class FakeLeaseApi {
   stored: Lease | undefined;
   failing = false;
   hanging = false;
+  replaces = 0;
+  /** Runs once before the next replace is judged: another write landing between our read and our write. */
+  beforeNextReplace: (() => void) | undefined;
   private version = 0;
 
   async readLease(): Promise<Lease> {
@@ -60,60 +64,85 @@ class FakeLeaseApi {
   }
   async replaceLease(_namespace: string, _name: string, body: Lease): Promise<Lease> {
     if (this.failing) throw new KubeApiError(503, '');
+    this.beforeNextReplace?.();
+    this.beforeNextReplace = undefined;
     if (body.metadata?.resourceVersion !== this.stored?.metadata?.resourceVersion) throw new KubeApiError(409, '');
+    this.replaces++;
     return this.save(body);
   }
-  private save(body: Lease): Lease {
+  /** Stores `lease` as another client's write would: a new resourceVersion. */
+  save(body: Lease): Lease {
     this.stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++this.version) } };
     return this.stored;
   }
 }
 
-function elector(api: FakeLeaseApi, identity: string, clock?: { now: number }) {
+const TIMINGS = { leaseDurationMs: 300, renewDeadlineMs: 150, retryPeriodMs: 10 };
+
+/** On jest's fake timers, whose clock also drives performance.now, the elector's monotonic clock. */
+function elector(api: FakeLeaseApi, identity: string) {
   return new LeaderElector({
     api,
     namespace: 'monitoring',
     name: 'tsd',
     identity,
-    timings: { leaseDurationMs: 300, renewDeadlineMs: 150, retryPeriodMs: 10 },
+    timings: TIMINGS,
     logger: createSilentLogger(),
     metrics: createMetrics(),
-    ...(clock ? { monotonicNow: () => clock.now } : {}),
   });
 }
 
+/** Settles `promise` while the fake clock runs, without waiting on the wall clock. */
+async function settled<T>(promise: Promise<T>): Promise<T> {
+  let done = false;
+  void promise.finally(() => (done = true)).catch(() => undefined);
+  await jest.advanceTimersByTimeAsync(0);
+  while (!done) await jest.advanceTimersByTimeAsync(TIMINGS.retryPeriodMs);
+  return promise;
+}
+
 describe('LeaderElector', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ now: NOW });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
   it('takes a free lease, and a second candidate waits while it is renewed', async () => {
     const api = new FakeLeaseApi();
-    const clock = { now: NOW };
-    const first = elector(api, 'a', clock);
-    await first.acquire();
+    const first = elector(api, 'a');
+    await settled(first.acquire());
     expect(first.isLeader()).toBe(true);
     expect(api.stored?.spec?.holderIdentity).toBe('a');
+    const holding = first.holdUntilStopped();
 
-    const second = elector(api, 'b', clock);
+    const second = elector(api, 'b');
     let secondWon = false;
     const campaign = second.acquire().then(
       () => (secondWon = true),
       () => undefined,
     );
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Five lease durations (the 300 ms lease is written as 1 s): renewed all along, it never expires.
+    await jest.advanceTimersByTimeAsync(5_000);
     expect(secondWon).toBe(false);
+    expect(api.replaces).toBeGreaterThanOrEqual(5_000 / TIMINGS.retryPeriodMs - 1);
+    expect(api.stored?.spec?.holderIdentity).toBe('a');
     await second.stop();
     await campaign;
     await first.stop();
+    await expect(holding).resolves.toBe('stopped');
   });
 
   it('hands the lease over on stop, so a standby takes it without waiting for expiry', async () => {
     const api = new FakeLeaseApi();
-    const clock = { now: NOW };
-    const first = elector(api, 'a', clock);
-    await first.acquire();
+    const first = elector(api, 'a');
+    await settled(first.acquire());
     await first.stop();
     expect(api.stored?.spec?.holderIdentity).toBe('');
 
-    const second = elector(api, 'b', clock);
-    await second.acquire();
+    const second = elector(api, 'b');
+    await settled(second.acquire());
     expect(api.stored?.spec?.holderIdentity).toBe('b');
     expect(api.stored?.spec?.leaseTransitions).toBe(1);
     await second.stop();
@@ -121,31 +150,60 @@ describe('LeaderElector', () => {
 
   it('takes over a lease of a vanished leader once it has stayed unchanged past its duration', async () => {
     const api = new FakeLeaseApi();
-    const clock = { now: 0 };
-    await elector(api, 'gone', clock).acquire();
-    const next = elector(api, 'b', clock);
+    await settled(elector(api, 'gone').acquire());
+    const next = elector(api, 'b');
     let won = false;
     const campaign = next.acquire().then(() => (won = true));
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    // A Lease counts whole seconds: the 300 ms lease is written as 1 s, and it must look unchanged for longer.
+    await jest.advanceTimersByTimeAsync(1_000);
     expect(won).toBe(false);
-    // A Lease counts whole seconds: the 300 ms lease is written as 1 s.
-    clock.now += 1_001;
+    await jest.advanceTimersByTimeAsync(2 * TIMINGS.retryPeriodMs);
+    expect(won).toBe(true);
     await campaign;
     expect(api.stored?.spec?.holderIdentity).toBe('b');
     await next.stop();
   });
 
+  it('keeps leading when a renewal meets 409 because its own earlier renewal landed late', async () => {
+    const api = new FakeLeaseApi();
+    const leader = elector(api, 'a');
+    await settled(leader.acquire());
+    const holding = leader.holdUntilStopped();
+    await jest.advanceTimersByTimeAsync(3 * TIMINGS.retryPeriodMs);
+    // A renewal that timed out on our side is written now, between our read and our write: same holder, new version.
+    api.beforeNextReplace = () => void api.save(api.stored!);
+    const renewedBefore = api.replaces;
+    await jest.advanceTimersByTimeAsync(TIMINGS.renewDeadlineMs);
+
+    expect(leader.isLeader()).toBe(true);
+    expect(leader.mayWrite().ok).toBe(true);
+    expect(api.replaces).toBeGreaterThan(renewedBefore);
+    expect(api.stored?.spec?.holderIdentity).toBe('a');
+    await leader.stop();
+    await expect(holding).resolves.toBe('stopped');
+  });
+
+  it('steps down at once when the 409 came from another holder', async () => {
+    const api = new FakeLeaseApi();
+    const leader = elector(api, 'a');
+    await settled(leader.acquire());
+    const holding = leader.holdUntilStopped();
+    api.beforeNextReplace = () => void api.save({ ...api.stored!, spec: { ...api.stored!.spec, holderIdentity: 'usurper' } });
+
+    await expect(settled(holding)).resolves.toBe('lost');
+    expect(leader.isLeader()).toBe(false);
+  });
+
   it('fences writes once the last renewal was sent a renew deadline ago, before its loop notices anything', async () => {
     const api = new FakeLeaseApi();
-    const clock = { now: 1_000 };
-    const leader = elector(api, 'a', clock);
+    const leader = elector(api, 'a');
     expect(leader.mayWrite()).toEqual({ ok: false, reason: 'not the leader' });
-    await leader.acquire();
-    expect(leader.mayWrite()).toEqual({ ok: true });
-    clock.now += 149;
-    expect(leader.mayWrite()).toEqual({ ok: true });
+    await settled(leader.acquire());
+    expect(leader.mayWrite()).toEqual({ ok: true, validForMs: 150 });
+    jest.advanceTimersByTime(149);
+    expect(leader.mayWrite()).toEqual({ ok: true, validForMs: 1 });
     // Frozen (SIGSTOP) past the renew deadline: isLeader() still says yes, the fence says no.
-    clock.now += 1;
+    jest.advanceTimersByTime(1);
     expect(leader.isLeader()).toBe(true);
     expect(leader.mayWrite()).toEqual({ ok: false, reason: 'lease last renewed 150 ms ago, past the renew deadline' });
     await leader.stop();
@@ -155,30 +213,32 @@ describe('LeaderElector', () => {
   it('steps down once renewals fail past the renew deadline', async () => {
     const api = new FakeLeaseApi();
     const leader = elector(api, 'a');
-    await leader.acquire();
+    await settled(leader.acquire());
     api.failing = true;
-    await expect(leader.holdUntilStopped()).resolves.toBe('lost');
+    const started = performance.now();
+    await expect(settled(leader.holdUntilStopped())).resolves.toBe('lost');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(TIMINGS.renewDeadlineMs);
     expect(leader.isLeader()).toBe(false);
   });
 
   it('steps down within the renew deadline even when a renewal request hangs', async () => {
     const api = new FakeLeaseApi();
     const leader = elector(api, 'a');
-    await leader.acquire();
+    await settled(leader.acquire());
     api.hanging = true;
     const started = performance.now();
-    await expect(leader.holdUntilStopped()).resolves.toBe('lost');
-    // Deadline 150 ms plus one retry period: it must not wait for the hung request.
-    expect(performance.now() - started).toBeLessThan(1_000);
+    await expect(settled(leader.holdUntilStopped())).resolves.toBe('lost');
+    // Deadline 150 ms after the last renewal, plus the retry period it slept before trying: not the hung request.
+    expect(performance.now() - started).toBeLessThanOrEqual(TIMINGS.renewDeadlineMs + 2 * TIMINGS.retryPeriodMs);
     expect(leader.isLeader()).toBe(false);
   });
 
   it('steps down at once when another replica holds the lease', async () => {
     const api = new FakeLeaseApi();
     const leader = elector(api, 'a');
-    await leader.acquire();
+    await settled(leader.acquire());
     api.stored = { ...api.stored!, spec: { ...api.stored!.spec, holderIdentity: 'usurper' } };
-    await expect(leader.holdUntilStopped()).resolves.toBe('lost');
+    await expect(settled(leader.holdUntilStopped())).resolves.toBe('lost');
   });
 
   it('hands back a lease won by an attempt that was in flight when stop() came', async () => {
@@ -192,18 +252,18 @@ describe('LeaderElector', () => {
     };
     const candidate = elector(api, 'late');
     const campaign = candidate.acquire().catch(() => 'stopped');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await jest.advanceTimersByTimeAsync(0);
     const stopped = candidate.stop();
     releaseRead();
-    await stopped;
+    await settled(stopped);
     expect(await campaign).toBe('stopped');
     expect(api.stored?.spec?.holderIdentity).toBe('');
   });
 
   it('resolves as stopped when stopped while leading', async () => {
     const api = new FakeLeaseApi();
-    const leader = elector(api, 'a', { now: NOW });
-    await leader.acquire();
+    const leader = elector(api, 'a');
+    await settled(leader.acquire());
     const held = leader.holdUntilStopped();
     await leader.stop();
     await expect(held).resolves.toBe('stopped');

@@ -27,15 +27,20 @@ class FakeCache<T> implements ObjectCache<T> {
   }
 }
 
+let versions = 0;
+
 function deploymentWith(hash: string | undefined): Deployment {
   return {
-    metadata: { name: 'thanos-query' },
+    metadata: { name: 'thanos-query', resourceVersion: String(++versions) },
     spec: { selector: {}, template: { metadata: { annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} } } },
   };
 }
 
 function configMapWith(text: string, hash?: string): ConfigMap {
-  return { metadata: { name: 'sd', annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} }, data: { [KEY]: text } };
+  return {
+    metadata: { name: 'sd', resourceVersion: String(++versions), annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} },
+    data: { [KEY]: text },
+  };
 }
 
 // Removals go through at once here: the removal rules have their own tables (test/unit/plan).
@@ -51,6 +56,8 @@ interface SetupOptions {
   restartRevertLimit?: number;
   policy?: RemovalPolicy;
   mayWrite?: () => { ok: true } | { ok: false; reason: string };
+  /** The watches never deliver our own writes: the caches keep what they held before them. */
+  lagging?: boolean;
 }
 
 function setup(options: SetupOptions) {
@@ -58,6 +65,13 @@ function setup(options: SetupOptions) {
   const logger = createSilentLogger();
   const configMaps = new FakeCache<ConfigMap>(options.configMap);
   const deployments = new FakeCache<Deployment>(options.deployment);
+  // The Deployment as the API server holds it; the cache follows it unless the watch lags.
+  let liveDeployment = options.deployment;
+  /** Someone else changes the Deployment (a GitOps revert, a create), and the watch delivers it. */
+  const setDeployment = (deployment: Deployment | undefined) => {
+    liveDeployment = deployment;
+    deployments.object = deployment;
+  };
   const writes: ConfigMapWriteRequest[] = [];
   const restarts: RestartRequest[] = [];
   const alerts: { title: string; error: unknown }[] = [];
@@ -84,17 +98,23 @@ function setup(options: SetupOptions) {
       async write(request) {
         if (options.writeFails) throw new Error('the API server is down');
         writes.push(request);
-        // The watch delivers our own write to the cache, as a real informer would.
-        setTimeout(() => (configMaps.object = configMapWith(request.text, request.annotations[ENDPOINTS_HASH_ANNOTATION])), 5);
-        return request.existing ? 'updated' : 'created';
+        const written = configMapWith(request.text, request.annotations[ENDPOINTS_HASH_ANNOTATION]);
+        // The watch delivers our own write to the cache before the next pass, as a real informer does unless it lags.
+        if (!options.lagging) configMaps.object = written;
+        return { outcome: request.existing ? 'updated' : 'created', written };
       },
     },
     restarter: {
-      async restart(request) {
-        if (!deployments.object) return 'missing';
+      async restart(request, proceed = () => true) {
+        if (!liveDeployment) return { kind: 'missing' };
+        if (!proceed(liveDeployment)) return { kind: 'held back' };
+        if (liveDeployment.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION] === request.hash) {
+          return { kind: 'in place', deployment: liveDeployment };
+        }
         restarts.push(request);
-        setTimeout(() => (deployments.object = deploymentWith(request.hash)), 5);
-        return 'patched';
+        liveDeployment = deploymentWith(request.hash);
+        if (!options.lagging) deployments.object = liveDeployment;
+        return { kind: 'patched', deployment: liveDeployment };
       },
     },
     notifier,
@@ -103,12 +123,9 @@ function setup(options: SetupOptions) {
     requeueAfter: (ms) => void requeues.push(ms),
     monotonicNow: () => clock.now,
     ...(options.mayWrite ? { mayWrite: options.mayWrite } : {}),
-    cacheCatchUpMs: 500,
   });
-  return { reconciler, metrics, writes, restarts, alerts, requeues, clock, configMaps, deployments, desired, read };
+  return { reconciler, metrics, writes, restarts, alerts, requeues, clock, configMaps, setDeployment, desired, read };
 }
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('Reconciler', () => {
   it('waits, writing nothing, until both informers have synced', async () => {
@@ -158,7 +175,6 @@ describe('Reconciler', () => {
     const syncedAt = await metricValue(t.metrics.lastSuccessfulSync);
     t.read([]);
     t.configMaps.object = undefined;
-    await settle();
 
     expect(await t.reconciler.reconcile()).toBe('skipped_empty');
     expect(t.writes.at(-1)).toEqual(expect.objectContaining({ existing: undefined, text: renderEndpointsFile(ENDPOINTS, 'file_sd') }));
@@ -174,7 +190,7 @@ describe('Reconciler', () => {
     expect(await t.reconciler.reconcile()).toBe('success');
     expect(t.writes).toHaveLength(1);
     expect(t.restarts).toHaveLength(0);
-    t.deployments.object = deploymentWith(undefined);
+    t.setDeployment(deploymentWith(undefined));
     expect(await t.reconciler.reconcile()).toBe('success');
     expect(t.restarts).toEqual([expect.objectContaining({ hash: HASH })]);
   });
@@ -203,7 +219,6 @@ describe('Reconciler safety rules', () => {
     const t = setup({ hosts: ONE, deployment: deploymentWith(undefined), restartMinIntervalMs: 300_000 });
     expect(await t.reconciler.reconcile()).toBe('success');
     expect(t.restarts).toHaveLength(1);
-    await settle();
 
     t.clock.now += 60_000;
     t.read(['a-grpc.x', 'b-grpc.x']);
@@ -226,8 +241,7 @@ describe('Reconciler safety rules', () => {
   it('stops patching after the annotation was reverted the limit of times within an hour, and resumes once it stays', async () => {
     const t = setup({ hosts: ONE, deployment: deploymentWith(undefined), restartRevertLimit: 2 });
     const revert = async () => {
-      await settle();
-      t.deployments.object = deploymentWith(undefined);
+      t.setDeployment(deploymentWith(undefined));
       t.clock.now += 60_000;
       return t.reconciler.reconcile();
     };
@@ -246,7 +260,7 @@ describe('Reconciler safety rules', () => {
     expect(t.alerts).toHaveLength(1);
 
     // Someone puts our hash back (the GitOps tool now ignores it): the stop lifts.
-    t.deployments.object = deploymentWith(hashOf(ONE));
+    t.setDeployment(deploymentWith(hashOf(ONE)));
     await t.reconciler.reconcile();
     expect(await metricValue(t.metrics.restartFightStopped)).toBe(0);
     t.read(['a-grpc.x', 'b-grpc.x']);
@@ -254,11 +268,24 @@ describe('Reconciler safety rules', () => {
     expect(t.restarts).toHaveLength(3);
   });
 
+  it('reads its own writes from their answers while the watches lag: no second write, no revert counted', async () => {
+    const t = setup({ hosts: ONE, configMap: configMapWith('- targets: []\n'), deployment: deploymentWith(undefined), lagging: true });
+    for (let pass = 0; pass < 4; pass++) {
+      t.read(ONE);
+      t.clock.now += 60_000;
+      expect(await t.reconciler.reconcile()).toBe('success');
+    }
+    expect(t.writes).toHaveLength(1);
+    expect(t.restarts).toHaveLength(1);
+    expect(await metricValue(t.metrics.restartReverts)).toBe(0);
+    expect(await metricValue(t.metrics.restartFightStopped)).toBe(0);
+    expect(t.alerts).toEqual([]);
+  });
+
   it('refuses a list that would not fit in a ConfigMap, keeps the last one and alerts', async () => {
     const many = Array.from({ length: 25_000 }, (_, i) => `cluster-${String(i).padStart(5, '0')}-grpc.internal.example.com`);
     const t = setup({ hosts: ONE, deployment: deploymentWith(undefined) });
     await t.reconciler.reconcile();
-    await settle();
     t.read(many);
     expect(await t.reconciler.reconcile()).toBe('refused_oversize');
     expect(t.writes).toHaveLength(1);
@@ -276,7 +303,6 @@ describe('Reconciler safety rules', () => {
       mayWrite: () => (allowed ? { ok: true } : { ok: false, reason: 'not the leader' }),
     });
     expect(await t.reconciler.reconcile()).toBe('success');
-    await settle();
     allowed = false;
     t.read(['a-grpc.x', 'b-grpc.x']);
     expect(await t.reconciler.reconcile()).toBe('fenced');
@@ -293,7 +319,6 @@ describe('Reconciler safety rules', () => {
       policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 },
     });
     await t.reconciler.reconcile();
-    await settle();
     t.read(['a-grpc.x', 'b-grpc.x']);
     await t.reconciler.reconcile();
     expect(t.writes.at(-1)?.annotations[PENDING_REMOVALS_ANNOTATION]).toBe('{"c-grpc.x":1}');

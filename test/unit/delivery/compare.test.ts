@@ -90,6 +90,12 @@ describe('compareDelivery', () => {
 
   it('counts every state, zeros included', () => {
     const result = compareDelivery([A, B], [pod('p1', { [A]: null, [C]: null })]);
-    expect(countStates(result)).toEqual({ healthy: 1, unhealthy: 0, unseen: 1, unpublished: 1 });
+    expect(countStates(result)).toEqual({ healthy: 1, unhealthy: 0, unseen: 1, awaiting_rollout: 0, unpublished: 1 });
+  });
+
+  it('calls unseen awaiting_rollout while the rollout is pending, and leaves the other states be', () => {
+    const result = compareDelivery([A, B], [pod('p1', { [A]: 'connection refused', [C]: null })], { rolloutPending: true });
+    expect(countStates(result)).toEqual({ healthy: 0, unhealthy: 1, unseen: 0, awaiting_rollout: 1, unpublished: 1 });
+    expect(result.matched).toBe(false);
   });
 });

@@ -15,7 +15,7 @@ const DEPLOYMENT: Deployment = {
 };
 const RUNNING: Pod[] = [{ metadata: { name: 'q-1' }, status: { phase: 'Running', podIP: '10.0.0.1' } }];
 
-function setUp(options: { pods?: () => Promise<Pod[]>; deployment?: Deployment } = {}) {
+function setUp(options: { pods?: () => Promise<Pod[]>; deployment?: Deployment; rolloutPending?: () => boolean } = {}) {
   let now = 1_000_000;
   const answers = new Map<string, Record<string, string | null>>();
   const requested: string[] = [];
@@ -30,6 +30,7 @@ function setUp(options: { pods?: () => Promise<Pod[]>; deployment?: Deployment }
     deployment: () => options.deployment ?? DEPLOYMENT,
     listPods: options.pods ?? (async () => RUNNING),
     active: () => true,
+    ...(options.rolloutPending ? { rolloutPending: options.rolloutPending } : {}),
     events: { record: async (event) => void recorded.push(event) },
     notifier: { notify: (alert) => void alerts.push(alert) },
     metrics,
@@ -105,6 +106,30 @@ describe('DeliveryCheck', () => {
     advance(60_000);
     await check.check();
     expect(recorded).toHaveLength(2);
+  });
+
+  it('reports an endpoint waiting for a deferred rollout as awaiting_rollout, with no Event or alert, until the rollout', async () => {
+    let pending = true;
+    const { check, answers, recorded, alerts, advance, state } = setUp({ rolloutPending: () => pending });
+    // B was just published; the storm guard holds the rollout that would give it to the pods.
+    answers.set('pod/q-1', { [A]: null });
+    await check.check();
+    advance(240_000);
+    await check.check();
+    expect(await state('awaiting_rollout')).toBe(1);
+    expect(await state('unseen')).toBe(0);
+    expect(recorded).toEqual([]);
+    expect(alerts).toEqual([]);
+
+    // Rolled out, and still not seen: now it is a problem, timed from here.
+    pending = false;
+    await check.check();
+    expect(await state('unseen')).toBe(1);
+    expect(await state('awaiting_rollout')).toBe(0);
+    expect(alerts).toEqual([]);
+    advance(60_000);
+    await check.check();
+    expect(recorded.map((event) => event.reason)).toEqual(['StoreNotUsedByThanos']);
   });
 
   it('does nothing on a standby or before anything is published', async () => {

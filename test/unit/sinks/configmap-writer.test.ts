@@ -3,6 +3,7 @@ import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { createConfigMapWriter, FIELD_MANAGER, MANAGED_BY_LABEL, type ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
+import { FencedError, type WriteGuard } from '../../../src/sinks/fence.ts';
 import { apiError, FakeConfigMapApi } from './fakes.ts';
 import { metricValue } from '../metric-value.ts';
 
@@ -12,10 +13,17 @@ const KEY = 'servicediscovery.yml';
 const HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
 const TEXT = '- targets:\n  - a-grpc.internal.example.com.:10901\n';
 
-function setup() {
+function setup(guard?: WriteGuard) {
   const api = new FakeConfigMapApi();
   const metrics = createMetrics();
-  const writer = createConfigMapWriter({ api, namespace: NAMESPACE, name: NAME, metrics, logger: createSilentLogger() });
+  const writer = createConfigMapWriter({
+    api,
+    namespace: NAMESPACE,
+    name: NAME,
+    metrics,
+    logger: createSilentLogger(),
+    ...(guard ? { guard } : {}),
+  });
   const writes = async () => ({
     create: await metricValue(metrics.configMapWrites, { operation: 'create' }),
     update: await metricValue(metrics.configMapWrites, { operation: 'update' }),
@@ -58,8 +66,9 @@ describe('createConfigMapWriter', () => {
   it('creates the ConfigMap with our key, annotation and managed-by label, under our field manager, when none exists', async () => {
     const { api, writer, writes } = setup();
 
-    await expect(writer.write(request(undefined))).resolves.toBe('created');
+    const result = await writer.write(request(undefined));
 
+    expect(result).toEqual({ outcome: 'created', written: api.current });
     expect(api.calls).toEqual([
       expect.objectContaining({
         method: 'create',
@@ -70,12 +79,13 @@ describe('createConfigMapWriter', () => {
     expect(await writes()).toEqual({ create: 1, update: 0 });
   });
 
+  // What the apiserver then keeps of the owner's fields is its business: the integration tests check it there.
   it('applies only our key and annotation to an existing ConfigMap: no label, no resourceVersion, forced, as our manager', async () => {
     const { api, writer, writes } = setup();
     const existing = api.put(theirs());
     const untouched = structuredClone(existing);
 
-    await expect(writer.write(request(existing))).resolves.toBe('updated');
+    const result = await writer.write(request(existing));
 
     expect(api.calls).toEqual([
       {
@@ -84,9 +94,7 @@ describe('createConfigMapWriter', () => {
         fieldManager: FIELD_MANAGER,
       },
     ]);
-    expect(api.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
-    expect(api.current?.metadata?.labels).toEqual({ team: 'observability' });
-    expect(api.current?.metadata?.annotations).toEqual({ 'owner/note': 'keep me', [HASH_ANNOTATION]: 'new-hash' });
+    expect(result).toEqual({ outcome: 'updated', written: api.current });
     expect(existing).toEqual(untouched);
     expect(await writes()).toEqual({ create: 0, update: 1 });
   });
@@ -99,7 +107,7 @@ describe('createConfigMapWriter', () => {
       data: { [KEY]: TEXT },
     });
 
-    await expect(writer.write(request(ours))).resolves.toBe('unchanged');
+    await expect(writer.write(request(ours))).resolves.toEqual({ outcome: 'unchanged', written: ours });
 
     expect(api.calls.map((call) => call.method)).toEqual(['apply']);
     expect(await writes()).toEqual({ create: 0, update: 0 });
@@ -109,15 +117,28 @@ describe('createConfigMapWriter', () => {
     const { api, writer, writes } = setup();
     api.put(theirs());
 
-    await expect(writer.write(request(undefined))).resolves.toBe('updated');
+    await expect(writer.write(request(undefined))).resolves.toMatchObject({ outcome: 'updated' });
 
-    expect(api.calls.map((call) => [call.method, call.body.metadata?.labels])).toEqual([
-      ['create', { [MANAGED_BY_LABEL]: 'thanos-store-discovery' }],
-      ['apply', undefined],
+    expect(api.calls.map((call) => [call.method, call.body])).toEqual([
+      ['create', { ...OUR_FIELDS, metadata: { ...OUR_FIELDS.metadata, labels: { [MANAGED_BY_LABEL]: 'thanos-store-discovery' } } }],
+      ['apply', OUR_FIELDS],
     ]);
-    expect(api.current?.metadata?.labels).toEqual({ team: 'observability' });
-    expect(api.current?.data).toEqual({ [KEY]: TEXT, 'other.yml': 'x: 1\n' });
     expect(await writes()).toEqual({ create: 0, update: 1 });
+  });
+
+  it('asks the write guard before each request: a lease lost after the create got 409 sends no apply', async () => {
+    let allowed = 1;
+    const guard: WriteGuard = async (send) => {
+      if (allowed-- <= 0) throw new FencedError('not the leader');
+      return send();
+    };
+    const { api, writer, writes } = setup(guard);
+    api.put(theirs());
+
+    await expect(writer.write(request(undefined))).rejects.toThrow(new FencedError('not the leader'));
+
+    expect(api.calls.map((call) => call.method)).toEqual(['create']);
+    expect(await writes()).toEqual({ create: 0, update: 0 });
   });
 
   const failures: Array<{

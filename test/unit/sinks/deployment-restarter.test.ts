@@ -1,5 +1,5 @@
 import type { KubeApi } from '../../../src/kube/api.ts';
-import type { Deployment } from '../../../src/kube/types.ts';
+import type { Deployment, ObjectList } from '../../../src/kube/types.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import {
@@ -10,6 +10,7 @@ import {
   type RestartRequest,
 } from '../../../src/sinks/deployment-restarter.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
+import { FencedError, type WriteGuard } from '../../../src/sinks/fence.ts';
 import { createEventRecorder, type EventRecorder, type RecordedEvent } from '../../../src/sinks/event-recorder.ts';
 import { apiError, captureLogger } from './fakes.ts';
 import { metricValue } from '../metric-value.ts';
@@ -17,9 +18,16 @@ import { metricValue } from '../metric-value.ts';
 const NAMESPACE = 'monitoring';
 const NAME = 'thanos-query';
 
-class FakeAppsApi implements Pick<KubeApi, 'mergePatchDeployment'> {
+class FakeAppsApi implements Pick<KubeApi, 'listDeployments' | 'mergePatchDeployment'> {
   readonly calls: Array<{ namespace: string; name: string; patch: object }> = [];
+  /** What a read answers: the Deployment as the API server holds it, without our annotation unless a test says so. */
+  current: Deployment | undefined = { metadata: { name: NAME, namespace: NAMESPACE, uid: 'deploy-uid' } };
   answer: () => Deployment = () => ({ metadata: { name: NAME, namespace: NAMESPACE, uid: 'deploy-uid' } });
+
+  async listDeployments(namespace: string, fieldSelector: string): Promise<ObjectList<Deployment>> {
+    expect([namespace, fieldSelector]).toEqual([NAMESPACE, `metadata.name=${NAME}`]);
+    return { items: this.current === undefined ? [] : [structuredClone(this.current)] };
+  }
 
   async mergePatchDeployment(namespace: string, name: string, patch: object): Promise<Deployment> {
     this.calls.push({ namespace, name, patch });
@@ -48,7 +56,7 @@ describe('createDeploymentRestarter', () => {
   it('sends a JSON merge patch of the pod template hash annotation and nothing else', async () => {
     const { apps, restarter, restarts } = setup();
 
-    await expect(restarter.restart(CHANGE)).resolves.toBe('patched');
+    await expect(restarter.restart(CHANGE)).resolves.toMatchObject({ kind: 'patched' });
 
     expect(apps.calls).toHaveLength(1);
     expect(apps.calls[0]).toEqual({
@@ -57,6 +65,21 @@ describe('createDeploymentRestarter', () => {
       patch: { spec: { template: { metadata: { annotations: { [ENDPOINTS_HASH_ANNOTATION]: 'abc123' } } } } },
     });
     expect(await restarts()).toBe(1);
+  });
+
+  it('leaves a Deployment that holds the hash already: no patch, no restart counted, no Event', async () => {
+    const events = new RecordingEvents();
+    const { apps, restarter, restarts } = setup(events);
+    apps.current = {
+      metadata: { name: NAME, namespace: NAMESPACE, uid: 'deploy-uid', resourceVersion: '7' },
+      spec: { selector: {}, template: { metadata: { annotations: { [ENDPOINTS_HASH_ANNOTATION]: CHANGE.hash } } } },
+    };
+
+    await restarter.restart(CHANGE);
+
+    expect(apps.calls).toEqual([]);
+    expect(await restarts()).toBe(0);
+    expect(events.recorded).toEqual([]);
   });
 
   it('records an Event on the Deployment naming what was added and removed', async () => {
@@ -75,14 +98,21 @@ describe('createDeploymentRestarter', () => {
     ]);
   });
 
-  it('answers missing, with a warning and no event, when the Deployment does not exist', async () => {
+  it.each([
+    ['is not there to read', (apps: FakeAppsApi) => void (apps.current = undefined)],
+    [
+      'is deleted between the read and the patch',
+      (apps: FakeAppsApi) =>
+        void (apps.answer = () => {
+          throw apiError(404, 'NotFound', `deployments.apps "${NAME}" not found`);
+        }),
+    ],
+  ])('answers missing, with a warning and no event, when the Deployment %s', async (_title, arrange) => {
     const events = new RecordingEvents();
     const { apps, entries, restarter, restarts } = setup(events);
-    apps.answer = () => {
-      throw apiError(404, 'NotFound', `deployments.apps "${NAME}" not found`);
-    };
+    arrange(apps);
 
-    await expect(restarter.restart(CHANGE)).resolves.toBe('missing');
+    await expect(restarter.restart(CHANGE)).resolves.toEqual({ kind: 'missing' });
 
     expect(entries).toContainEqual(expect.objectContaining({ level: 'warn', deployment: `Deployment ${NAMESPACE}/${NAME}` }));
     expect(events.recorded).toEqual([]);
@@ -105,6 +135,27 @@ describe('createDeploymentRestarter', () => {
     expect(await restarts()).toBe(0);
   });
 
+  it('sends the patch through the write guard, and nothing when the guard refuses', async () => {
+    const apps = new FakeAppsApi();
+    const metrics = createMetrics();
+    const refuse: WriteGuard = async () => {
+      throw new FencedError('not the leader');
+    };
+    const restarter = createDeploymentRestarter({
+      api: apps,
+      events: new RecordingEvents(),
+      namespace: NAMESPACE,
+      name: NAME,
+      metrics,
+      logger: createSilentLogger(),
+      guard: refuse,
+    });
+
+    await expect(restarter.restart(CHANGE)).rejects.toThrow(new FencedError('not the leader'));
+    expect(apps.calls).toEqual([]);
+    expect(await metricValue(metrics.restarts)).toBe(0);
+  });
+
   it('still reports the restart when the Event cannot be recorded', async () => {
     const api: Pick<KubeApi, 'createEvent'> = {
       async createEvent() {
@@ -114,7 +165,7 @@ describe('createDeploymentRestarter', () => {
     const events = createEventRecorder({ api, namespace: NAMESPACE, logger: createSilentLogger() });
     const { restarter, restarts } = setup(events);
 
-    await expect(restarter.restart(CHANGE)).resolves.toBe('patched');
+    await expect(restarter.restart(CHANGE)).resolves.toMatchObject({ kind: 'patched' });
     expect(await restarts()).toBe(1);
   });
 });

@@ -162,6 +162,19 @@ describe('pagination', () => {
     expect(await metricValue(metrics.recordsSkipped, { reason: 'wildcard' })).toBe(2);
     expect(await metricValue(metrics.recordsSkipped, { reason: 'not_a_hostname' })).toBe(2);
   });
+
+  it('remembers only the skips of the last read: a bad record that went and came back is warned again', async () => {
+    const warn = jest.spyOn(logger, 'warn');
+    const bad = (name: string) => ({ ResourceRecordSets: [APEX_SOA, record('a-grpc.x.', 'A'), record(name, 'A')] });
+    // A zone whose bad records change every poll must not grow what the reader keeps: it holds this read's skips.
+    const { reader } = readerFor({ Z1: [bad('\\052-grpc.x.'), bad('b\\056-grpc.x.'), bad('\\052-grpc.x.'), bad('\\052-grpc.x.')] });
+
+    for (let poll = 0; poll < 4; poll++) await reader.read();
+    const warned = (warn.mock.calls as unknown[][])
+      .filter(([message]) => message === 'skipped a Route53 record that cannot be a store endpoint')
+      .map(([, fields]) => (fields as { record: string }).record);
+    expect(warned).toEqual(['*-grpc.x', 'b\\056-grpc.x', '*-grpc.x']);
+  });
 });
 
 describe('retries', () => {
