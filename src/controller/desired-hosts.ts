@@ -39,11 +39,12 @@ export class DesiredHosts {
       return;
     }
     if (verdict.massRemovalHeld) {
-      const { hosts, share } = verdict.massRemovalHeld;
+      const { hosts, lost, reference, share } = verdict.massRemovalHeld;
       const message =
-        `${hosts} of ${endpoints} endpoints (${Math.round(share * 100)}%) are gone from Route53, more than the ` +
-        `${Math.round(policy.maxShare * 100)}% allowed at once; they stay published until missing from ${policy.massConfirmPolls} polls in a row`;
-      logger.warn(message, { held: hosts, endpoints, pending: verdict.pending.slice(0, 20) });
+        `${lost} of ${reference} endpoints (${Math.round(share * 100)}%) are gone from Route53 within ${policy.massConfirmPolls} polls, ` +
+        `more than the ${Math.round(policy.maxShare * 100)}% allowed at once; the ${hosts} still published stay until missing from ` +
+        `${policy.massConfirmPolls} polls in a row`;
+      logger.warn(message, { held: hosts, lost, reference, endpoints, pending: verdict.pending.slice(0, 20) });
       notifier.notify({ title: 'Thanos store discovery is holding a large removal', error: message });
     } else if (verdict.pending.length > 0) {
       logger.info('endpoints missing from Route53 stay published until confirmed', {
