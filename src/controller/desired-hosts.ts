@@ -1,6 +1,8 @@
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { applyPoll, serialiseMissing, type DesiredState, type RemovalPolicy } from '../plan/desired-set.ts';
+import { applyPoll, type DesiredState, type RemovalPolicy } from '../plan/desired-set.ts';
+import { serialisePending } from '../plan/pending-annotation.ts';
+import { EMPTY_WINDOW } from '../plan/removal-window.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
 
 /**
@@ -64,8 +66,8 @@ export class DesiredHosts {
     return this.lastReadEmpty;
   }
 
-  /** The removals being confirmed, as the ConfigMap annotation carries them. */
+  /** The removal state (missing counts and the removal window), as the ConfigMap annotation carries it. */
   pendingRemovals(): string {
-    return serialiseMissing(this.state?.missing ?? new Map());
+    return serialisePending({ missing: this.state?.missing ?? new Map(), window: this.state?.window ?? EMPTY_WINDOW });
   }
 }

@@ -69,26 +69,3 @@ export function applyPoll(previous: DesiredState | undefined, read: readonly str
 function sortedUnique(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
 }
-
-/** The missing counts as the ConfigMap annotation carries them across restarts and runs: sorted JSON. */
-export function serialiseMissing(missing: ReadonlyMap<string, number>): string {
-  return JSON.stringify(Object.fromEntries([...missing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-}
-
-/** Reads the annotation back, keeping only counts of hosts still published; anything malformed counts as none. */
-export function parseMissing(text: string | undefined, published: readonly string[]): Map<string, number> {
-  const missing = new Map<string, number>();
-  if (text === undefined) return missing;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return missing;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return missing;
-  const hosts = new Set(published);
-  for (const [host, polls] of Object.entries(parsed)) {
-    if (hosts.has(host) && Number.isInteger(polls) && (polls as number) > 0) missing.set(host, polls as number);
-  }
-  return missing;
-}

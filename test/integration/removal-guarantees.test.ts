@@ -2,9 +2,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControllerProcess } from '../support/controller-process.ts';
 import { expectedFileSd, readConfigMap, SD_KEY } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
-import { aRecords, logTail, scenarioSuite, waitForPolls } from '../support/scenario.ts';
+import { aRecords, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
 
 const METRIC = 'thanos_store_discovery_';
+const PENDING_ANNOTATION = 'thanos-store-discovery/pending-removals';
 // The controller's own removal rules (controllerEnv turns them off for the convergence scenarios), with a mass hold
 // long enough that it cannot end inside a test: what is asserted is that it holds.
 const HOLDING_RULES = {
@@ -13,6 +14,8 @@ const HOLDING_RULES = {
   RESTART_MIN_INTERVAL_SECONDS: undefined,
   MASS_REMOVAL_CONFIRM_POLLS: '1000',
 };
+// Kubernetes' limit for the sum of a object's annotation keys and values.
+const ANNOTATIONS_LIMIT = 256 * 1024;
 
 /** `count` store names under `domain`, padded to `length` characters so the scale tests can size the annotation. */
 function storeNames(count: number, domain: string, length = 0): string[] {
@@ -29,6 +32,10 @@ function publishedCounts(controller: ControllerProcess): number[] {
     .filter((line) => line.message === 'ConfigMap written')
     .map((line) => line['endpoints'] as number);
   return counts.filter((count, i) => i === 0 || counts[i - 1] !== count);
+}
+
+function annotationBytes(annotations: Record<string, string> | undefined): number {
+  return Object.entries(annotations ?? {}).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
 }
 
 describe('removal guarantees on the real peers', () => {
@@ -71,5 +78,32 @@ describe('removal guarantees on the real peers', () => {
         expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(rest));
         expect(await controller.metric(`${METRIC}mass_removal_held`)).toBe(1);
       })(),
+  );
+
+  it(
+    'keeps 6,000 held removals of 10,000 within the annotation limit and publishes an addition during the hold',
+    suite.logged(async () => {
+      const domain = 'held.example.com';
+      // Names of 55 characters: one of the older annotation's entries per held host took 60 bytes.
+      const hosts = storeNames(10_000, domain, 55);
+      const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'held', domain, records: aRecords(hosts) });
+      const controller = await suite.startController(namespace, [zone], HOLDING_RULES);
+      await publishes(kubeConfig, namespace, hosts, controller, 'all 10,000 published');
+
+      const gone = aRecords(hosts).slice(0, 6_000);
+      await suite.peers.route53.deleteRecords(zone, gone);
+      await waitFor(async () => (await controller.metric(`${METRIC}mass_removal_held`)) === 1, 'the hold', 120_000, logTail(controller));
+
+      const added = `new-grpc.${domain}`;
+      await suite.peers.route53.upsertRecords(zone, aRecords([...hosts, added]).slice(-1));
+      const withAddition = [...hosts, added].sort();
+      await publishes(kubeConfig, namespace, withAddition, controller, 'the addition published while 6,000 removals are held');
+
+      const configMap = await readConfigMap(kubeConfig, namespace);
+      expect(configMap?.metadata?.annotations?.[PENDING_ANNOTATION]).toBeDefined();
+      expect(annotationBytes(configMap?.metadata?.annotations)).toBeLessThan(ANNOTATIONS_LIMIT / 4);
+      expect(await controller.metric(`${METRIC}mass_removal_held`)).toBe(1);
+      expect(await controller.metric(METRICS.reconciles, { outcome: 'error' })).toBe(0);
+    }),
   );
 });

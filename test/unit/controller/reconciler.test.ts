@@ -3,6 +3,7 @@ import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endp
 import { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
 import type { RemovalPolicy } from '../../../src/plan/desired-set.ts';
+import { hostHash } from '../../../src/plan/pending-annotation.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { metricValue } from '../metric-value.ts';
@@ -286,6 +287,43 @@ describe('Reconciler safety rules', () => {
     expect(await metricValue(t.metrics.reconciles, { outcome: 'fenced' })).toBe(1);
   });
 
+  it("refuses a write whose annotations would pass Kubernetes' 256 KiB total, keeps the list and alerts", async () => {
+    const t = setup({ hosts: ONE, deployment: deploymentWith(undefined) });
+    t.configMaps.object = {
+      metadata: { name: 'sd', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(262_100) } },
+      data: { [KEY]: '- targets: []\n' },
+    };
+    expect(await t.reconciler.reconcile()).toBe('refused_oversize');
+    expect(t.writes).toHaveLength(0);
+    expect(await metricValue(t.metrics.configMapOversize)).toBe(1);
+    expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery cannot publish the endpoint list' })]);
+  });
+
+  it('keeps the annotation of 6,000 held removals of 10,000 small and writes an addition during the hold', async () => {
+    const hosts = Array.from({ length: 10_000 }, (_, i) => `${'x'.repeat(30)}-${String(i).padStart(5, '0')}-grpc.held.example.com`);
+    const t = setup({ hosts, deployment: deploymentWith(undefined), policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 10 } });
+    await t.reconciler.reconcile();
+    await settle();
+    const left = hosts.slice(6_000);
+    t.read(left);
+    t.read(left);
+    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await metricValue(t.metrics.massRemovalHeld)).toBe(1);
+    const held = t.writes.at(-1)!.annotations[PENDING_REMOVALS_ANNOTATION]!;
+    expect(Buffer.byteLength(held)).toBeLessThan(64 * 1024);
+    await settle();
+
+    t.read([...left, 'new-grpc.held.example.com']);
+    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(t.writes.at(-1)?.text).toContain('new-grpc.held.example.com.:10901');
+    expect(
+      t.writes
+        .at(-1)
+        ?.text.split('\n')
+        .filter((line) => line.startsWith('  - ')),
+    ).toHaveLength(10_001);
+  });
+
   it('carries the removals being confirmed in the ConfigMap annotation', async () => {
     const t = setup({
       hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'],
@@ -296,7 +334,7 @@ describe('Reconciler safety rules', () => {
     await settle();
     t.read(['a-grpc.x', 'b-grpc.x']);
     await t.reconciler.reconcile();
-    expect(t.writes.at(-1)?.annotations[PENDING_REMOVALS_ANNOTATION]).toBe('{"c-grpc.x":1}');
+    expect(t.writes.at(-1)?.annotations[PENDING_REMOVALS_ANNOTATION]).toBe(`{"v":2,"missing":{"1":"${hostHash('c-grpc.x')}"}}`);
     expect(t.writes.at(-1)?.text).toBe(renderEndpointsFile(['a-grpc.x:10901', 'b-grpc.x:10901', 'c-grpc.x:10901'], 'file_sd'));
     expect(t.restarts).toHaveLength(1);
     expect(await metricValue(t.metrics.removalsPending)).toBe(1);

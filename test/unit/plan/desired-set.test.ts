@@ -1,4 +1,4 @@
-import { applyPoll, parseMissing, serialiseMissing, type DesiredState, type RemovalPolicy } from '../../../src/plan/desired-set.ts';
+import { applyPoll, type DesiredState, type RemovalPolicy } from '../../../src/plan/desired-set.ts';
 
 const POLICY: RemovalPolicy = { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 };
 
@@ -216,41 +216,5 @@ describe('applyPoll', () => {
   it('flags an empty read and keeps the pending hosts pending', () => {
     const [, , empty] = run([['a', 'b', 'c'], ['a', 'b'], []]);
     expect(empty).toMatchObject({ emptyRead: true, added: [], removed: [], pending: ['c'] });
-  });
-});
-
-describe('the missing counts carried in the ConfigMap annotation', () => {
-  it('round-trips, sorted', () => {
-    const text = serialiseMissing(
-      new Map([
-        ['b', 2],
-        ['a', 1],
-      ]),
-    );
-    expect(text).toBe('{"a":1,"b":2}');
-    expect(parseMissing(text, ['a', 'b', 'c'])).toEqual(
-      new Map([
-        ['a', 1],
-        ['b', 2],
-      ]),
-    );
-  });
-
-  it.each([
-    ['no annotation', undefined],
-    ['not JSON', '{a:1'],
-    ['not an object', '[1]'],
-    ['null', 'null'],
-    ['counts that are no positive whole numbers', '{"a":0,"b":-1,"c":1.5,"d":"2"}'],
-    ['hosts no longer published', '{"gone":1}'],
-  ])('reads %s as nothing pending', (_title, text) => {
-    expect(parseMissing(text, ['a', 'b', 'c', 'd'])).toEqual(new Map());
-  });
-
-  it('lets a run-once removal be confirmed by the next run', () => {
-    const first = applyPoll({ hosts: ['a', 'b', 'c'], missing: new Map() }, ['a', 'b'], POLICY);
-    expect(first.state.hosts).toEqual(['a', 'b', 'c']);
-    const carried = parseMissing(serialiseMissing(first.state.missing), first.state.hosts);
-    expect(applyPoll({ hosts: first.state.hosts, missing: carried }, ['a', 'b'], POLICY).state.hosts).toEqual(['a', 'b']);
   });
 });
