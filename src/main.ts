@@ -116,8 +116,14 @@ async function main(): Promise<number> {
         })
       : undefined;
   const fence = new WriteFence(elector);
-  const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
-  const published = () => publishedState(configMaps.get(), config.configMapKey);
+  const desired = new DesiredHosts({
+    policy: config.removal,
+    // The first read starts from the published list only once the cache holds it: never from a cache still empty.
+    seed: { synced: () => configMaps.hasSynced(), published: () => publishedState(configMaps.get(), config.configMapKey) },
+    metrics,
+    logger,
+    notifier,
+  });
   const events = createEventRecorder({ api, namespace, logger });
   // The consumer monitor and the delivery check report from one replica, and record no Event in a dry run.
   const leads = () => elector === undefined || elector.isLeader();
@@ -177,7 +183,6 @@ async function main(): Promise<number> {
     return runOnce({
       read: () => reader.read(),
       desired,
-      published,
       reconciler,
       synced: () => configMaps.hasSynced() && deployments.hasSynced(),
       logger,
@@ -200,7 +205,7 @@ async function main(): Promise<number> {
     intervalMs: config.pollIntervalMs,
     onResult: (result) => {
       heartbeat.beat();
-      desired.update(result.hosts, published);
+      desired.update(result.hosts);
       queue.add();
     },
     onError: (error) => {

@@ -93,6 +93,8 @@ export class Reconciler {
   private async pass(): Promise<ReconcileOutcome> {
     const { config, configMaps, deployments, logger } = this.options;
     if (!configMaps.hasSynced() || !deployments.hasSynced()) return 'waiting';
+    // A read that came before the ConfigMap cache synced is seeded now, from what is really published.
+    this.options.desired.applyUnseededRead();
     // Once per pass: the decision compares it with the published annotation, and the write carries the same text.
     const pendingRemovals = this.options.desired.pendingRemovals();
     const plan = decide({

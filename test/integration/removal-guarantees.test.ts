@@ -1,8 +1,12 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { startTcpFaultProxy, type TcpFaultMode } from '../peers/tcp-fault-proxy.ts';
 import type { ControllerProcess } from '../support/controller-process.ts';
-import { expectedFileSd, readConfigMap, SD_KEY } from '../support/thanos.ts';
+import { expectedFileSd, readConfigMap, readDeployment, SD_KEY, templateHash } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
-import { aRecords, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
+import { aRecords, expectedHash, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
 
 const METRIC = 'thanos_store_discovery_';
 const PENDING_ANNOTATION = 'thanos-store-discovery/pending-removals';
@@ -44,6 +48,57 @@ describe('removal guarantees on the real peers', () => {
   const publishedText = async (kubeConfig: KubeConfig, namespace: string) => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY];
   const publishes = (kubeConfig: KubeConfig, namespace: string, hosts: readonly string[], controller: ControllerProcess, what: string) =>
     waitFor(async () => (await publishedText(kubeConfig, namespace)) === expectedFileSd(hosts), what, 120_000, logTail(controller));
+
+  it.each<[string, TcpFaultMode]>([
+    ['resets every connection', 'reset'],
+    ['answers nothing', 'silent'],
+  ])('keeps the published list when the API server %s at start-up, so the first pass cannot seed from an empty cache', (_title, fault) =>
+    suite.logged(async () => {
+      const domain = `hiccup-${fault}.example.com`;
+      const hosts = storeNames(10, domain);
+      const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: `hiccup-${fault}`, domain, records: aRecords(hosts) });
+      const first = await suite.startController(namespace, [zone], HOLDING_RULES);
+      await waitFor(
+        async () => templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(hosts),
+        'the first list rolled out',
+        30_000,
+        logTail(first),
+      );
+      await first.stop();
+      await suite.peers.route53.deleteRecords(zone, aRecords(hosts).slice(4));
+
+      // The restarted controller reaches the API server only through the proxy, which fails from the start.
+      const { controlPlane } = suite.peers;
+      const proxy = await startTcpFaultProxy({ host: '127.0.0.1', port: Number(new URL(controlPlane.server).port) }, fault);
+      const dir = await mkdtemp(join(tmpdir(), 'tsd-hiccup-'));
+      try {
+        const kubeconfigPath = join(dir, 'kubeconfig.yaml');
+        await writeFile(kubeconfigPath, (await readFile(controlPlane.kubeconfigPath, 'utf8')).replaceAll(controlPlane.server, proxy.url));
+        const controller = await suite.startController(namespace, [zone], { ...HOLDING_RULES, KUBECONFIG: kubeconfigPath });
+        // Route53 answers all along: polls land while the ConfigMap cache cannot list.
+        await waitForPolls(controller, 2);
+        expect(proxy.refused).toBeGreaterThan(0);
+        proxy.setMode('forward');
+
+        await controller.waitForLog((line) => line.message === 'informer synced' && line['resource'] === 'configmap', 'the sync', 60_000);
+        await waitFor(
+          async () => (await controller.metric(METRICS.reconciles, { outcome: 'success' })) >= 1,
+          'a pass on the synced cache',
+          30_000,
+          logTail(controller),
+        );
+        expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(hosts));
+        // Six of ten missing is a mass removal: held, not taken at once, and Thanos is not rolled.
+        await waitFor(async () => (await controller.metric(`${METRIC}mass_removal_held`)) === 1, 'the hold', 30_000, logTail(controller));
+        expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(hosts));
+        expect(templateHash(await readDeployment(kubeConfig, namespace))).toBe(expectedHash(hosts));
+        expect(publishedCounts(controller).every((count) => count === hosts.length)).toBe(true);
+      } finally {
+        await proxy.stop();
+        await rm(dir, { recursive: true, force: true });
+      }
+    })(),
+  );
 
   it.each([100, 10_000])(
     'holds the second part of a loss split over two polls at %i endpoints, judged against the set before the loss',
