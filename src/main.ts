@@ -5,7 +5,8 @@ import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler.ts';
-import { parseMissing, type DesiredState } from './plan/desired-set.ts';
+import type { DesiredState } from './plan/desired-set.ts';
+import { parsePending } from './plan/pending-annotation.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { createDeliveryCheck } from './delivery/wiring.ts';
 import { Heartbeat } from './health.ts';
@@ -122,8 +123,14 @@ async function main(): Promise<number> {
       : undefined;
   const fence = new WriteFence(elector);
   const guard = guardWrites(() => fence.mayWrite());
-  const desired = new DesiredHosts({ policy: config.removal, metrics, logger, notifier });
-  const published = () => publishedState(configMaps.get(), config.configMapKey);
+  const desired = new DesiredHosts({
+    policy: config.removal,
+    // The first read starts from the published list only once the cache holds it: never from a cache still empty.
+    seed: { synced: () => configMaps.hasSynced(), published: () => publishedState(configMaps.get(), config.configMapKey) },
+    metrics,
+    logger,
+    notifier,
+  });
   const events = createEventRecorder({ api, namespace, logger });
   // The consumer monitor and the delivery check report from one replica, and record no Event in a dry run.
   const leads = () => elector === undefined || elector.isLeader();
@@ -183,7 +190,6 @@ async function main(): Promise<number> {
     return runOnce({
       read: () => reader.read(),
       desired,
-      published,
       reconciler,
       synced: () => configMaps.hasSynced() && deployments.hasSynced(),
       logger,
@@ -206,7 +212,7 @@ async function main(): Promise<number> {
     intervalMs: config.pollIntervalMs,
     onResult: (result) => {
       heartbeat.beat();
-      desired.update(result.hosts, published);
+      desired.update(result.hosts);
       queue.add();
     },
     onError: (error) => {
@@ -253,12 +259,12 @@ async function main(): Promise<number> {
   return ending.reason === 'leadership lost' ? EXIT.failed : EXIT.ok;
 }
 
-/** What the ConfigMap publishes now: hosts without ports and the removals it carries; undefined when unreadable or empty. */
+/** What the ConfigMap publishes now: hosts without ports and the removal state it carries; undefined when unreadable or empty. */
 function publishedState(configMap: ConfigMap | undefined, key: string): DesiredState | undefined {
   const endpoints = publishedEndpoints(configMap?.data, key);
   if (endpoints === undefined || endpoints.length === 0) return undefined;
   const hosts = [...new Set(endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))].sort();
-  return { hosts, missing: parseMissing(configMap?.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION], hosts) };
+  return { hosts, ...parsePending(configMap?.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION], hosts) };
 }
 
 /** Every problem on stderr, one per line, and the alert the older tool sent for bad configuration. */

@@ -1,6 +1,5 @@
 import type { DesiredHosts } from './controller/desired-hosts.ts';
 import type { Reconciler } from './controller/reconciler.ts';
-import type { DesiredState } from './plan/desired-set.ts';
 import { describeError, type Logger } from './logger.ts';
 import type { Notifier } from './sinks/mattermost-notifier.ts';
 
@@ -9,7 +8,6 @@ export const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
 export interface RunOnceParts {
   read: () => Promise<{ hosts: string[] }>;
   desired: DesiredHosts;
-  published: () => DesiredState | undefined;
   reconciler: Reconciler;
   synced: () => boolean;
   logger: Logger;
@@ -30,7 +28,7 @@ export async function runOnce(parts: RunOnceParts): Promise<number> {
       return EXIT.failed;
     }
     try {
-      parts.desired.update((await parts.read()).hosts, parts.published);
+      parts.desired.update((await parts.read()).hosts);
     } catch (error) {
       parts.reportPollError(error);
       return EXIT.failed;

@@ -1,7 +1,19 @@
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { applyPoll, serialiseMissing, type DesiredState, type RemovalPolicy } from '../plan/desired-set.ts';
+import { applyPoll, type DesiredState, type RemovalPolicy } from '../plan/desired-set.ts';
+import { serialisePending } from '../plan/pending-annotation.ts';
+import { EMPTY_WINDOW } from '../plan/removal-window.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
+
+/**
+ * Where the first read starts from: what the ConfigMap publishes (hosts, and the removal state of its annotation),
+ * known only once the ConfigMap cache has synced. Before that, "nothing published" is not known, only not yet seen.
+ */
+export interface PublishedSeed {
+  synced: () => boolean;
+  /** Undefined when the ConfigMap is missing, empty or unreadable. */
+  published: () => DesiredState | undefined;
+}
 
 /**
  * What should be published, as the safety rules of `applyPoll` make it from each successful Route53 read. The
@@ -11,20 +23,42 @@ import type { Notifier } from '../sinks/mattermost-notifier.ts';
 export class DesiredHosts {
   private state: DesiredState | undefined;
   private lastReadEmpty = false;
-  private readonly options: { policy: RemovalPolicy; metrics: Metrics; logger: Logger; notifier: Notifier };
+  // The latest read that came before the ConfigMap cache synced, applied by the first pass on the synced cache.
+  private unseededRead: readonly string[] | undefined;
+  private readonly options: { policy: RemovalPolicy; seed: PublishedSeed; metrics: Metrics; logger: Logger; notifier: Notifier };
 
   constructor(options: DesiredHosts['options']) {
     this.options = options;
   }
 
   /**
-   * Applies one successful read. `published` gives what the ConfigMap holds (hosts, and the missing counts of its
-   * annotation), the starting point on the first read: a half-broken read right after a restart, a failover or in
-   * the next run-once run cannot shrink the list at once, and a removal being confirmed keeps its count.
+   * Applies one successful read. The first read starts from what the ConfigMap publishes, so a half-broken read right
+   * after a restart, a failover or in the next run-once run cannot shrink the list at once, and a removal being
+   * confirmed keeps its count. Until the ConfigMap cache has synced (an API server that resets or hangs at start-up)
+   * there is no such starting point: the read waits for `applyUnseededRead`, never seeded from an empty cache.
    */
-  update(read: readonly string[], published: () => DesiredState | undefined): void {
-    const { metrics, logger, notifier, policy } = this.options;
-    const previous = this.state ?? published();
+  update(read: readonly string[]): void {
+    const { seed, logger } = this.options;
+    if (this.state === undefined && !seed.synced()) {
+      if (this.unseededRead === undefined) logger.info('Route53 read waits until the ConfigMap cache has synced', { hosts: read.length });
+      this.unseededRead = read;
+      return;
+    }
+    this.unseededRead = undefined;
+    this.apply(read);
+  }
+
+  /** Called by a pass once the caches have synced: applies a read that had to wait for the sync. */
+  applyUnseededRead(): void {
+    if (this.unseededRead === undefined || !this.options.seed.synced()) return;
+    const read = this.unseededRead;
+    this.unseededRead = undefined;
+    this.apply(read);
+  }
+
+  private apply(read: readonly string[]): void {
+    const { metrics, logger, notifier, policy, seed } = this.options;
+    const previous = this.state ?? seed.published();
     const verdict = applyPoll(previous, read, policy);
     this.state = verdict.state;
     this.lastReadEmpty = verdict.emptyRead;
@@ -39,11 +73,12 @@ export class DesiredHosts {
       return;
     }
     if (verdict.massRemovalHeld) {
-      const { hosts, share } = verdict.massRemovalHeld;
+      const { hosts, lost, reference, share } = verdict.massRemovalHeld;
       const message =
-        `${hosts} of ${endpoints} endpoints (${Math.round(share * 100)}%) are gone from Route53, more than the ` +
-        `${Math.round(policy.maxShare * 100)}% allowed at once; they stay published until missing from ${policy.massConfirmPolls} polls in a row`;
-      logger.warn(message, { held: hosts, endpoints, pending: verdict.pending.slice(0, 20) });
+        `${lost} of ${reference} endpoints (${Math.round(share * 100)}%) are gone from Route53 within ${policy.massConfirmPolls} polls, ` +
+        `more than the ${Math.round(policy.maxShare * 100)}% allowed at once; the ${hosts} still published stay until missing from ` +
+        `${policy.massConfirmPolls} polls in a row`;
+      logger.warn(message, { held: hosts, lost, reference, endpoints, pending: verdict.pending.slice(0, 20) });
       notifier.notify({ title: 'Thanos store discovery is holding a large removal', error: message });
     } else if (verdict.pending.length > 0) {
       logger.info('endpoints missing from Route53 stay published until confirmed', {
@@ -63,8 +98,8 @@ export class DesiredHosts {
     return this.lastReadEmpty;
   }
 
-  /** The removals being confirmed, as the ConfigMap annotation carries them. */
+  /** The removal state (missing counts and the removal window), as the ConfigMap annotation carries it. */
   pendingRemovals(): string {
-    return serialiseMissing(this.state?.missing ?? new Map());
+    return serialisePending({ missing: this.state?.missing ?? new Map(), window: this.state?.window ?? EMPTY_WINDOW });
   }
 }

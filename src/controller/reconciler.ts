@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics, ReconcileOutcome } from '../metrics.ts';
 import { observeRevert, trackReverts, NO_REVERTS, type RevertState } from '../plan/revert-guard.ts';
-import { CONFIGMAP_MAX_BYTES, configMapSizeWith } from '../plan/size-guard.ts';
+import { ANNOTATIONS_MAX_BYTES, annotationsSizeWith, CONFIGMAP_MAX_BYTES, configMapSizeWith } from '../plan/size-guard.ts';
 import { restartTiming } from '../plan/storm-guard.ts';
 import type { ConfigMapWriter } from '../sinks/configmap-writer.ts';
 import { ENDPOINTS_HASH_ANNOTATION, type DeploymentRestarter } from '../sinks/deployment-restarter.ts';
@@ -87,6 +87,8 @@ export class Reconciler {
   private async pass(): Promise<ReconcileOutcome> {
     const { config, configMaps, deployments, logger } = this.options;
     if (!configMaps.hasSynced() || !deployments.hasSynced()) return 'waiting';
+    // A read that came before the ConfigMap cache synced is seeded now, from what is really published.
+    this.options.desired.applyUnseededRead();
     // Once per pass: the decision compares it with the published annotation, and the write carries the same text.
     const pendingRemovals = this.options.desired.pendingRemovals();
     const plan = decide({
@@ -147,7 +149,8 @@ export class Reconciler {
     if (plan.configMap.kind !== 'none') {
       const action = plan.configMap;
       const before = this.configMap();
-      if (!this.fits(before, plan)) return false;
+      const ours = annotations(plan.hash, pendingRemovals);
+      if (!this.fits(before, plan, ours)) return false;
       if (action.kind === 'update' && action.reason === 'unreadable') {
         logger.warn('ConfigMap content is unreadable, replacing it', { detail: action.detail });
       }
@@ -159,7 +162,7 @@ export class Reconciler {
           existing: before,
           key: config.configMapKey,
           text: plan.text,
-          annotations: annotations(plan.hash, pendingRemovals),
+          annotations: ours,
         });
         const replacedVersion = before?.metadata?.resourceVersion;
         if (replacedVersion !== undefined) this.ownConfigMap = { replacedVersion, written };
@@ -174,15 +177,23 @@ export class Reconciler {
     return true;
   }
 
-  /** The size guard: a list that would not fit in a ConfigMap is refused, and the last one stays published. */
-  private fits(existing: ConfigMap | undefined, plan: Extract<Plan, { kind: 'converge' }>): boolean {
+  /**
+   * The size guard: a list that would not fit in a ConfigMap, or annotations over Kubernetes' total, are refused
+   * before the write (which would fail with 422 on every pass), and the last list stays published.
+   */
+  private fits(existing: ConfigMap | undefined, plan: Extract<Plan, { kind: 'converge' }>, ours: Record<string, string>): boolean {
     const { config, metrics, logger, notifier } = this.options;
     const bytes = configMapSizeWith(existing, config.configMapKey, plan.text);
+    const annotationBytes = annotationsSizeWith(existing?.metadata?.annotations, ours, OUR_ANNOTATIONS);
     metrics.configMapBytes.set(bytes);
-    if (bytes <= CONFIGMAP_MAX_BYTES) return true;
+    if (bytes <= CONFIGMAP_MAX_BYTES && annotationBytes <= ANNOTATIONS_MAX_BYTES) return true;
     metrics.configMapOversize.inc();
-    const message = `the list of ${plan.endpoints.length} endpoints needs ${bytes} bytes, over the ${CONFIGMAP_MAX_BYTES}-byte ConfigMap limit; the last list stays published`;
-    logger.error(message, { endpoints: plan.endpoints.length, bytes });
+    const message =
+      bytes > CONFIGMAP_MAX_BYTES
+        ? `the list of ${plan.endpoints.length} endpoints needs ${bytes} bytes, over the ${CONFIGMAP_MAX_BYTES}-byte ConfigMap limit; the last list stays published`
+        : `the ConfigMap's annotations would need ${annotationBytes} bytes, over Kubernetes' ${ANNOTATIONS_MAX_BYTES}-byte total ` +
+          `(ours take ${annotationsSizeWith(undefined, ours, [])}); the last list stays published`;
+    logger.error(message, { endpoints: plan.endpoints.length, bytes, annotationBytes });
     notifier.notify({ title: 'Thanos store discovery cannot publish the endpoint list', error: message });
     return false;
   }
@@ -258,6 +269,8 @@ export class Reconciler {
 function podTemplateHash(deployment: Deployment): string | undefined {
   return deployment.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
 }
+
+const OUR_ANNOTATIONS = [ENDPOINTS_HASH_ANNOTATION, PENDING_REMOVALS_ANNOTATION];
 
 /** Ours on the ConfigMap. With nothing pending the annotation is left out: server-side apply then removes it. */
 function annotations(hash: string, pending: string): Record<string, string> {

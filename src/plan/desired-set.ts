@@ -1,3 +1,5 @@
+import { ageWindow, judgeRemoval, recordRemovals, EMPTY_WINDOW, type RemovalWindow } from './removal-window.ts';
+
 /**
  * The safety rules that turn one successful Route53 read into the set to publish. Pure: the caller keeps the state.
  *
@@ -5,8 +7,9 @@
  *   it changes nothing (and counts as no confirming poll).
  * - Removal hysteresis: a host is removed only after it was missing from `confirmPolls` successful reads in a row;
  *   additions are immediate.
- * - Mass removal: when the confirmed removals exceed `maxShare` of the published set, they are held until they were
- *   missing from `massConfirmPolls` reads, so a half-broken read never halves the global view.
+ * - Mass removal: when the confirmed removals, with those of the removal window, exceed `maxShare` of the set
+ *   published before the loss began (removal-window.ts), they are held until they were missing from
+ *   `massConfirmPolls` reads, so a half-broken read never halves the global view, however the loss is split.
  */
 export interface RemovalPolicy {
   confirmPolls: number;
@@ -19,6 +22,8 @@ export interface DesiredState {
   hosts: readonly string[];
   /** For each published host missing from the last reads: how many successful reads in a row it was missing. */
   missing: ReadonlyMap<string, number>;
+  /** The removals of the last polls; none when undefined. */
+  window?: RemovalWindow;
 }
 
 export interface PollVerdict {
@@ -28,8 +33,8 @@ export interface PollVerdict {
   removed: string[];
   /** Hosts missing from the read but still published, waiting for confirming polls. */
   pending: string[];
-  /** Set while a removal larger than the allowed share is held. */
-  massRemovalHeld: { hosts: number; share: number } | undefined;
+  /** Set while a removal larger than the allowed share is held: `hosts` held, `lost` of `reference` gone in the window. */
+  massRemovalHeld: { hosts: number; lost: number; reference: number; share: number } | undefined;
 }
 
 export function applyPoll(previous: DesiredState | undefined, read: readonly string[], policy: RemovalPolicy): PollVerdict {
@@ -44,45 +49,23 @@ export function applyPoll(previous: DesiredState | undefined, read: readonly str
     if (!readSet.has(host)) missing.set(host, (previous?.missing.get(host) ?? 0) + 1);
   }
   const confirmed = [...missing].filter(([, polls]) => polls >= policy.confirmPolls).map(([host]) => host);
-  const share = baseline.length === 0 ? 0 : confirmed.length / baseline.length;
-  const mass = share > policy.maxShare;
+  const window = ageWindow(previous?.window ?? EMPTY_WINDOW, policy.massConfirmPolls);
+  const { lost, reference, share, mass } = judgeRemoval(window, baseline.length, confirmed.length, policy.maxShare);
   const removed = mass ? confirmed.filter((host) => (missing.get(host) ?? 0) >= policy.massConfirmPolls) : confirmed;
   for (const host of removed) missing.delete(host);
   const hosts = sortedUnique([...read, ...missing.keys()]);
   const baselineSet = new Set(baseline);
   return {
-    state: { hosts, missing },
+    state: { hosts, missing, window: recordRemovals(window, baseline.length, removed.length) },
     emptyRead: false,
     added: sortedUnique(read.filter((host) => !baselineSet.has(host))),
     removed: removed.sort(),
     pending: [...missing.keys()].sort(),
-    massRemovalHeld: mass && removed.length < confirmed.length ? { hosts: confirmed.length - removed.length, share } : undefined,
+    massRemovalHeld:
+      mass && removed.length < confirmed.length ? { hosts: confirmed.length - removed.length, lost, reference, share } : undefined,
   };
 }
 
 function sortedUnique(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
-}
-
-/** The missing counts as the ConfigMap annotation carries them across restarts and runs: sorted JSON. */
-export function serialiseMissing(missing: ReadonlyMap<string, number>): string {
-  return JSON.stringify(Object.fromEntries([...missing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-}
-
-/** Reads the annotation back, keeping only counts of hosts still published; anything malformed counts as none. */
-export function parseMissing(text: string | undefined, published: readonly string[]): Map<string, number> {
-  const missing = new Map<string, number>();
-  if (text === undefined) return missing;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return missing;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return missing;
-  const hosts = new Set(published);
-  for (const [host, polls] of Object.entries(parsed)) {
-    if (hosts.has(host) && Number.isInteger(polls) && (polls as number) > 0) missing.set(host, polls as number);
-  }
-  return missing;
 }

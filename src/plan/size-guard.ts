@@ -20,3 +20,18 @@ export function configMapSizeWith(existing: ConfigMapData | undefined, key: stri
   }
   return size;
 }
+
+/** The apiserver refuses an object whose annotation keys and values add up to more than 256 KiB. */
+export const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/** The annotations' size after a write that sets `ours` and drops those of `ourKeys` it leaves out (server-side apply). */
+export function annotationsSizeWith(
+  existing: Readonly<Record<string, string>> | undefined,
+  ours: Readonly<Record<string, string>>,
+  ourKeys: readonly string[],
+): number {
+  const others = Object.entries(existing ?? {}).filter(([name]) => !ourKeys.includes(name));
+  let size = 0;
+  for (const [name, value] of [...others, ...Object.entries(ours)]) size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  return size;
+}

@@ -2,7 +2,8 @@ import type { ConfigMap, Deployment } from '../../../src/kube/types.ts';
 import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
 import { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
-import type { RemovalPolicy } from '../../../src/plan/desired-set.ts';
+import type { DesiredState, RemovalPolicy } from '../../../src/plan/desired-set.ts';
+import { hostHash } from '../../../src/plan/pending-annotation.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { metricValue } from '../metric-value.ts';
@@ -58,6 +59,8 @@ interface SetupOptions {
   mayWrite?: () => { ok: true } | { ok: false; reason: string };
   /** The watches never deliver our own writes: the caches keep what they held before them. */
   lagging?: boolean;
+  /** What the ConfigMap publishes, as main.ts reads it from the synced cache; nothing when undefined. */
+  published?: DesiredState;
 }
 
 function setup(options: SetupOptions) {
@@ -78,8 +81,14 @@ function setup(options: SetupOptions) {
   const requeues: number[] = [];
   const clock = { now: 1_000_000 };
   const notifier = { notify: (alert: { title: string; error: unknown }) => void alerts.push(alert) };
-  const desired = new DesiredHosts({ policy: options.policy ?? PASS_THROUGH, metrics, logger, notifier });
-  const read = (hosts: string[]) => desired.update(hosts, () => undefined);
+  const desired = new DesiredHosts({
+    policy: options.policy ?? PASS_THROUGH,
+    seed: { synced: () => configMaps.synced, published: () => options.published },
+    metrics,
+    logger,
+    notifier,
+  });
+  const read = (hosts: string[]) => desired.update(hosts);
   if (options.hosts) read(options.hosts);
   const reconciler = new Reconciler({
     config: {
@@ -312,6 +321,69 @@ describe('Reconciler safety rules', () => {
     expect(await metricValue(t.metrics.reconciles, { outcome: 'fenced' })).toBe(1);
   });
 
+  it('seeds a read that came before the ConfigMap cache synced from the synced cache, never from the empty one', async () => {
+    const published = ['a-grpc.x', 'b-grpc.x', 'c-grpc.x', 'd-grpc.x'];
+    const text = renderEndpointsFile(
+      published.map((host) => `${host}:10901`),
+      'file_sd',
+    );
+    const hash = hashEndpoints(published.map((host) => `${host}:10901`));
+    const t = setup({
+      deployment: deploymentWith(hash),
+      published: { hosts: published, missing: new Map() },
+      policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 },
+    });
+    // The API server answers nothing yet: three of four are missing from a read taken meanwhile.
+    t.configMaps.synced = false;
+    t.read(['a-grpc.x']);
+    expect(await t.reconciler.reconcile()).toBe('waiting');
+    expect(t.desired.get()).toBeUndefined();
+
+    t.configMaps.object = configMapWith(text, hash);
+    t.configMaps.synced = true;
+    expect(await t.reconciler.reconcile()).toBe('success');
+    // The read counts as one missing poll against the four published: nothing removed, Thanos not rolled.
+    expect(t.desired.get()).toEqual(published);
+    expect(t.writes.map((write) => write.text)).toEqual([text]);
+    expect(t.restarts).toHaveLength(0);
+    expect(await metricValue(t.metrics.removalsPending)).toBe(3);
+  });
+
+  it("refuses a write whose annotations would pass Kubernetes' 256 KiB total, keeps the list and alerts", async () => {
+    const t = setup({ hosts: ONE, deployment: deploymentWith(undefined) });
+    t.configMaps.object = {
+      metadata: { name: 'sd', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(262_100) } },
+      data: { [KEY]: '- targets: []\n' },
+    };
+    expect(await t.reconciler.reconcile()).toBe('refused_oversize');
+    expect(t.writes).toHaveLength(0);
+    expect(await metricValue(t.metrics.configMapOversize)).toBe(1);
+    expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery cannot publish the endpoint list' })]);
+  });
+
+  it('keeps the annotation of 6,000 held removals of 10,000 small and writes an addition during the hold', async () => {
+    const hosts = Array.from({ length: 10_000 }, (_, i) => `${'x'.repeat(30)}-${String(i).padStart(5, '0')}-grpc.held.example.com`);
+    const t = setup({ hosts, deployment: deploymentWith(undefined), policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 10 } });
+    await t.reconciler.reconcile();
+    const left = hosts.slice(6_000);
+    t.read(left);
+    t.read(left);
+    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await metricValue(t.metrics.massRemovalHeld)).toBe(1);
+    const held = t.writes.at(-1)!.annotations[PENDING_REMOVALS_ANNOTATION]!;
+    expect(Buffer.byteLength(held)).toBeLessThan(64 * 1024);
+
+    t.read([...left, 'new-grpc.held.example.com']);
+    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(t.writes.at(-1)?.text).toContain('new-grpc.held.example.com.:10901');
+    expect(
+      t.writes
+        .at(-1)
+        ?.text.split('\n')
+        .filter((line) => line.startsWith('  - ')),
+    ).toHaveLength(10_001);
+  });
+
   it('carries the removals being confirmed in the ConfigMap annotation', async () => {
     const t = setup({
       hosts: ['a-grpc.x', 'b-grpc.x', 'c-grpc.x'],
@@ -321,7 +393,7 @@ describe('Reconciler safety rules', () => {
     await t.reconciler.reconcile();
     t.read(['a-grpc.x', 'b-grpc.x']);
     await t.reconciler.reconcile();
-    expect(t.writes.at(-1)?.annotations[PENDING_REMOVALS_ANNOTATION]).toBe('{"c-grpc.x":1}');
+    expect(t.writes.at(-1)?.annotations[PENDING_REMOVALS_ANNOTATION]).toBe(`{"v":2,"missing":{"1":"${hostHash('c-grpc.x')}"}}`);
     expect(t.writes.at(-1)?.text).toBe(renderEndpointsFile(['a-grpc.x:10901', 'b-grpc.x:10901', 'c-grpc.x:10901'], 'file_sd'));
     expect(t.restarts).toHaveLength(1);
     expect(await metricValue(t.metrics.removalsPending)).toBe(1);
@@ -333,13 +405,15 @@ describe('DesiredHosts', () => {
   function holder() {
     const metrics = createMetrics();
     const alerts: { title: string }[] = [];
+    const seed = { synced: true, published: undefined as DesiredState | undefined };
     const desired = new DesiredHosts({
       policy,
+      seed: { synced: () => seed.synced, published: () => seed.published },
       metrics,
       logger: createSilentLogger(),
       notifier: { notify: (alert) => void alerts.push(alert) },
     });
-    return { desired, metrics, alerts };
+    return { desired, metrics, alerts, seed };
   }
 
   it.each([
@@ -349,16 +423,16 @@ describe('DesiredHosts', () => {
     { reads: [['a'], [], ['b']], expected: ['a', 'b'], empty: false },
   ])('after reads $reads holds $expected', ({ reads, expected, empty }) => {
     const { desired } = holder();
-    for (const read of reads) desired.update(read, () => undefined);
+    for (const read of reads) desired.update(read);
     expect(desired.get()).toEqual(expected);
     expect(desired.lastReadWasEmpty()).toBe(empty);
   });
 
   it('counts each empty poll once and alerts on it', async () => {
     const { desired, metrics, alerts } = holder();
-    desired.update(['a'], () => undefined);
-    desired.update([], () => undefined);
-    desired.update([], () => undefined);
+    desired.update(['a']);
+    desired.update([]);
+    desired.update([]);
     expect(await metricValue(metrics.emptyResults)).toBe(2);
     expect(alerts.map((alert) => alert.title)).toEqual([
       'Thanos store discovery found no endpoints',
@@ -367,18 +441,18 @@ describe('DesiredHosts', () => {
   });
 
   it('starts from the published state, holds a large removal with an alert and the metric', async () => {
-    const { desired, metrics, alerts } = holder();
-    const published = () => ({ hosts: ['a', 'b', 'c', 'd'], missing: new Map([['b', 1]]) });
-    desired.update(['a'], published);
+    const { desired, metrics, alerts, seed } = holder();
+    seed.published = { hosts: ['a', 'b', 'c', 'd'], missing: new Map([['b', 1]]) };
+    desired.update(['a']);
     // b was already missing once (the annotation), so this read confirms it: 1 of 4 may go. c and d wait.
     expect(desired.get()).toEqual(['a', 'c', 'd']);
     expect(await metricValue(metrics.massRemovalHeld)).toBe(0);
-    desired.update(['a'], published);
+    desired.update(['a']);
     // c and d confirmed: 2 of 3, more than half, held until missing from 3 polls.
     expect(desired.get()).toEqual(['a', 'c', 'd']);
     expect(await metricValue(metrics.massRemovalHeld)).toBe(1);
     expect(alerts.map((alert) => alert.title)).toEqual(['Thanos store discovery is holding a large removal']);
-    desired.update(['a'], published);
+    desired.update(['a']);
     expect(desired.get()).toEqual(['a']);
     expect(await metricValue(metrics.massRemovalHeld)).toBe(0);
     expect(await metricValue(metrics.removalsPending)).toBe(0);

@@ -1,4 +1,4 @@
-import { applyPoll, parseMissing, serialiseMissing, type DesiredState, type RemovalPolicy } from '../../../src/plan/desired-set.ts';
+import { applyPoll, type DesiredState, type RemovalPolicy } from '../../../src/plan/desired-set.ts';
 
 const POLICY: RemovalPolicy = { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 };
 
@@ -124,6 +124,39 @@ describe('applyPoll', () => {
     expect(hostsAfter(reads)).toEqual(hosts);
   });
 
+  // Ten hosts h0..h9; `from(n)` is hn..h9. A loss is judged against the set published before it began.
+  const all = Array.from({ length: 10 }, (_, i) => `h${i}`);
+  const from = (n: number) => all.slice(n);
+  it.each([
+    {
+      title: 'a loss split over two polls is held once together it passes the share (40% then 20%)',
+      reads: [all, from(4), from(4), from(6), from(6), from(6), from(6)],
+      sizes: [10, 10, 6, 6, 6, 6, 4],
+    },
+    {
+      title: 'a loss split in three is held at the part that passes the share (30%, 20%, 10%)',
+      reads: [all, from(3), from(3), from(5), from(6), from(6), from(6)],
+      sizes: [10, 10, 7, 7, 5, 5, 4],
+    },
+    {
+      title: 'a removal after the window has passed is judged against the set then published',
+      reads: [all, from(4), from(4), from(4), from(4), from(4), from(4), from(6), from(6)],
+      sizes: [10, 10, 6, 6, 6, 6, 6, 6, 4],
+    },
+    {
+      title: 'hosts added meanwhile do not hide the loss of the hosts published before it',
+      reads: [all, from(4), from(4), [...from(6), 'n1', 'n2', 'n3', 'n4'], [...from(6), 'n1', 'n2', 'n3', 'n4']],
+      sizes: [10, 10, 6, 10, 10],
+    },
+    {
+      title: 'a set grown past the one before the loss is the one the loss is judged against',
+      reads: [all, from(4), from(4), [...from(6), 'n1', 'n2', 'n3', 'n4', 'n5', 'n6'], [...from(6), 'n1', 'n2', 'n3', 'n4', 'n5', 'n6']],
+      sizes: [10, 10, 6, 12, 10],
+    },
+  ])('$title', ({ reads, sizes }) => {
+    expect(hostsAfter(reads).map((hosts) => hosts.length)).toEqual(sizes);
+  });
+
   it('starts from the published set, so a bad first read after a restart is not taken whole', () => {
     expect(hostsAfter([['a'], ['a']], seeded(['a', 'b', 'c']))).toEqual([
       ['a', 'b', 'c'],
@@ -174,8 +207,8 @@ describe('applyPoll', () => {
     expect(verdicts.map((verdict) => verdict.massRemovalHeld)).toEqual([
       undefined,
       undefined,
-      { hosts: 3, share: 0.6 },
-      { hosts: 3, share: 0.6 },
+      { hosts: 3, lost: 3, reference: 5, share: 0.6 },
+      { hosts: 3, lost: 3, reference: 5, share: 0.6 },
       undefined,
     ]);
   });
@@ -183,41 +216,5 @@ describe('applyPoll', () => {
   it('flags an empty read and keeps the pending hosts pending', () => {
     const [, , empty] = run([['a', 'b', 'c'], ['a', 'b'], []]);
     expect(empty).toMatchObject({ emptyRead: true, added: [], removed: [], pending: ['c'] });
-  });
-});
-
-describe('the missing counts carried in the ConfigMap annotation', () => {
-  it('round-trips, sorted', () => {
-    const text = serialiseMissing(
-      new Map([
-        ['b', 2],
-        ['a', 1],
-      ]),
-    );
-    expect(text).toBe('{"a":1,"b":2}');
-    expect(parseMissing(text, ['a', 'b', 'c'])).toEqual(
-      new Map([
-        ['a', 1],
-        ['b', 2],
-      ]),
-    );
-  });
-
-  it.each([
-    ['no annotation', undefined],
-    ['not JSON', '{a:1'],
-    ['not an object', '[1]'],
-    ['null', 'null'],
-    ['counts that are no positive whole numbers', '{"a":0,"b":-1,"c":1.5,"d":"2"}'],
-    ['hosts no longer published', '{"gone":1}'],
-  ])('reads %s as nothing pending', (_title, text) => {
-    expect(parseMissing(text, ['a', 'b', 'c', 'd'])).toEqual(new Map());
-  });
-
-  it('lets a run-once removal be confirmed by the next run', () => {
-    const first = applyPoll({ hosts: ['a', 'b', 'c'], missing: new Map() }, ['a', 'b'], POLICY);
-    expect(first.state.hosts).toEqual(['a', 'b', 'c']);
-    const carried = parseMissing(serialiseMissing(first.state.missing), first.state.hosts);
-    expect(applyPoll({ hosts: first.state.hosts, missing: carried }, ['a', 'b'], POLICY).state.hosts).toEqual(['a', 'b']);
   });
 });
