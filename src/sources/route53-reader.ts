@@ -14,7 +14,7 @@ import { classifyRoute53Error, errorCodeOf, httpStatusOf, isRetryableOutcome } f
 const PAGE_SIZE = 300;
 const DEFAULT_RETRY = { retries: 5, minTimeoutMs: 200, maxTimeoutMs: 10_000 };
 
-/** Reading one hosted zone failed; the whole poll is void. */
+/** Reading one hosted zone failed: nothing of that zone was read. */
 export class Route53ReadError extends Error {
   override readonly name = 'Route53ReadError';
   readonly zone: string;
@@ -47,18 +47,34 @@ export interface Route53ReaderOptions {
 
 type PageStart = Pick<ListResourceRecordSetsRequest, 'StartRecordName' | 'StartRecordType' | 'StartRecordIdentifier'>;
 
-/**
- * Reads every record set of every zone, each from its first page, and selects the endpoint hosts. Each page request
- * is retried on its own; any zone that cannot be read fails the whole read, so a partial set is never returned.
- * An abort (of `options.signal` or the read's own signal) rejects with the signal's reason.
- */
-export function createRoute53Reader(options: Route53ReaderOptions): { read(signal?: AbortSignal): Promise<Route53ReadResult> } {
-  const { client, metrics, logger, suffix } = options;
+/** The shared part of reading one zone: paging, retries, record selection; `warnedSkips` lives as long as the reader. */
+export interface ZoneReaderOptions {
+  metrics: Metrics;
+  logger: Logger;
+  suffix: string;
+  retry?: Route53ReaderOptions['retry'];
+}
+
+/** Reads one whole zone through `client`, or throws Route53ReadError: a zone is read in full or not at all. */
+export type ReadZone = (
+  client: Pick<Route53Client, 'send'>,
+  zone: string,
+  signal: AbortSignal | undefined,
+  counter: { requests: number },
+) => Promise<{ hosts: string[]; records: number }>;
+
+export function createZoneReader(options: ZoneReaderOptions): ReadZone {
+  const { metrics, logger, suffix } = options;
   const warnedSkips = new Set<string>();
-  const zones = [...options.zones];
   const retry = { ...DEFAULT_RETRY, ...options.retry };
 
-  async function readPage(zone: string, start: PageStart, signal: AbortSignal | undefined, counter: { requests: number }) {
+  async function readPage(
+    client: Pick<Route53Client, 'send'>,
+    zone: string,
+    start: PageStart,
+    signal: AbortSignal | undefined,
+    counter: { requests: number },
+  ) {
     const input: ListResourceRecordSetsRequest = { HostedZoneId: zone, MaxItems: PAGE_SIZE, ...start };
     let attempts = 0;
     const attempt = async (): Promise<ListResourceRecordSetsCommandOutput> => {
@@ -105,12 +121,7 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
     }
   }
 
-  async function readZone(
-    zone: string,
-    signal: AbortSignal | undefined,
-    hosts: Set<string>,
-    counter: { requests: number },
-  ): Promise<number> {
+  return async (client, zone, signal, counter) => {
     const started = performance.now();
     const onSkip = (record: string, reason: SkipReason, detail: string) => {
       metrics.recordsSkipped.inc({ reason });
@@ -120,11 +131,12 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
       warnedSkips.add(key);
       logger.warn('skipped a Route53 record that cannot be a store endpoint', { zone, record, reason, detail });
     };
+    const hosts = new Set<string>();
     let start: PageStart = {};
     let records = 0;
     let pages = 0;
     for (;;) {
-      const page = await readPage(zone, start, signal, counter);
+      const page = await readPage(client, zone, start, signal, counter);
       pages++;
       const recordSets = page.ResourceRecordSets ?? [];
       // Every hosted zone has SOA and NS records: an empty first page is a broken answer, not an empty zone, and
@@ -138,8 +150,19 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
       start = nextStart(zone, start, page);
     }
     logger.debug('read Route53 zone', { zone, records, pages, durationMs: Math.round(performance.now() - started) });
-    return records;
-  }
+    return { hosts: [...hosts], records };
+  };
+}
+
+/**
+ * Reads every record set of every zone, each from its first page, and selects the endpoint hosts. Each page request
+ * is retried on its own; any zone that cannot be read fails the whole read, so a partial set is never returned.
+ * An abort (of `options.signal` or the read's own signal) rejects with the signal's reason.
+ */
+export function createRoute53Reader(options: Route53ReaderOptions): { read(signal?: AbortSignal): Promise<Route53ReadResult> } {
+  const { client, metrics, logger } = options;
+  const zones = [...options.zones];
+  const readZone = createZoneReader(options);
 
   return {
     async read(signal) {
@@ -149,7 +172,11 @@ export function createRoute53Reader(options: Route53ReaderOptions): { read(signa
         const hosts = new Set<string>();
         const counter = { requests: 0 };
         let recordSetsRead = 0;
-        for (const zone of zones) recordSetsRead += await readZone(zone, combined, hosts, counter);
+        for (const zone of zones) {
+          const read = await readZone(client, zone, combined, counter);
+          recordSetsRead += read.records;
+          for (const host of read.hosts) hosts.add(host);
+        }
         const result = { hosts: [...hosts].sort(), recordSetsRead, zones: [...zones], requests: counter.requests };
         const durationMs = performance.now() - started;
         metrics.route53PollDuration.observe({ outcome: 'success' }, durationMs / 1000);
