@@ -4,15 +4,13 @@ import {
   type ListResourceRecordSetsRequest,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import pRetry from 'p-retry';
-import { describeError, type Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics, Route53Outcome } from '../metrics.ts';
 import { selectEndpointHosts, type SkipReason } from './records.ts';
-import { classifyRoute53Error, errorCodeOf, httpStatusOf, isRetryableOutcome } from './route53-errors.ts';
+import { createRoute53Caller, type RetryOptions } from './route53-call.ts';
 
 // AWS caps a page at 300 record sets; moto does not cap it, so the size is asked for explicitly.
 const PAGE_SIZE = 300;
-const DEFAULT_RETRY = { retries: 5, minTimeoutMs: 200, maxTimeoutMs: 10_000 };
 
 /** Reading one hosted zone failed: nothing of that zone was read. */
 export class Route53ReadError extends Error {
@@ -41,7 +39,7 @@ export interface Route53ReaderOptions {
   suffix: string;
   metrics: Metrics;
   logger: Logger;
-  retry?: { retries?: number; minTimeoutMs?: number; maxTimeoutMs?: number };
+  retry?: RetryOptions;
   signal?: AbortSignal;
 }
 
@@ -52,7 +50,7 @@ export interface ZoneReaderOptions {
   metrics: Metrics;
   logger: Logger;
   suffix: string;
-  retry?: Route53ReaderOptions['retry'];
+  retry?: RetryOptions | undefined;
 }
 
 /** Reads one whole zone through `client`, or throws Route53ReadError: a zone is read in full or not at all. */
@@ -66,59 +64,23 @@ export type ReadZone = (
 export function createZoneReader(options: ZoneReaderOptions): ReadZone {
   const { metrics, logger, suffix } = options;
   const warnedSkips = new Set<string>();
-  const retry = { ...DEFAULT_RETRY, ...options.retry };
+  const call = createRoute53Caller({ logger, retry: options.retry });
 
-  async function readPage(
+  function readPage(
     client: Pick<Route53Client, 'send'>,
     zone: string,
     start: PageStart,
     signal: AbortSignal | undefined,
     counter: { requests: number },
-  ) {
+  ): Promise<ListResourceRecordSetsCommandOutput> {
     const input: ListResourceRecordSetsRequest = { HostedZoneId: zone, MaxItems: PAGE_SIZE, ...start };
-    let attempts = 0;
-    const attempt = async (): Promise<ListResourceRecordSetsCommandOutput> => {
-      attempts++;
-      counter.requests++;
-      try {
-        const output = await client.send(new ListResourceRecordSetsCommand(input), { abortSignal: signal });
-        metrics.route53Requests.inc({ zone, outcome: 'success' });
-        return output;
-      } catch (error) {
-        // A cancelled request says nothing about Route53.
-        if (!signal?.aborted) metrics.route53Requests.inc({ zone, outcome: classifyRoute53Error(error) });
-        throw error;
-      }
+    const target = {
+      operation: 'ListResourceRecordSets',
+      fields: { zone },
+      count: (outcome: Route53Outcome) => metrics.route53Requests.inc({ zone, outcome }),
+      fail: (detail: string, options: { code: string | undefined; cause: unknown }) => new Route53ReadError(zone, detail, options),
     };
-    try {
-      return await pRetry(attempt, {
-        retries: retry.retries,
-        minTimeout: retry.minTimeoutMs,
-        maxTimeout: retry.maxTimeoutMs,
-        factor: 2,
-        randomize: true,
-        signal,
-        shouldRetry: ({ error, attemptNumber, retryDelay }) => {
-          const outcome = classifyRoute53Error(error);
-          if (!isRetryableOutcome(outcome)) return false;
-          logger.warn('Route53 request failed, retrying', {
-            zone,
-            attempt: attemptNumber,
-            outcome,
-            retryDelayMs: retryDelay,
-            error: describeError(error),
-          });
-          return true;
-        },
-      });
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      const status = httpStatusOf(error);
-      const code = errorCodeOf(error);
-      const what = [code, status === undefined ? undefined : `HTTP ${status}`].filter(Boolean).join(', ');
-      const detail = `ListResourceRecordSets failed after ${attempts} attempt${attempts === 1 ? '' : 's'}${what ? ` (${what})` : ''}: ${describeError(error)}`;
-      throw new Route53ReadError(zone, detail, { code, cause: error });
-    }
+    return call(target, () => client.send(new ListResourceRecordSetsCommand(input), { abortSignal: signal }), signal, counter);
   }
 
   return async (client, zone, signal, counter) => {
