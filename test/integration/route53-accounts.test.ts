@@ -258,11 +258,16 @@ describe('Route53 zone sources in several accounts', () => {
         if (account === undefined) throw new Error(`a Route53 request with an unknown key: ${request.method} ${request.path}`);
         byAccount.set(account, [...(byAccount.get(account) ?? []), request.at]);
       }
-      // At most one start in any one-second window per account (less 10 ms: the throttle counts whole milliseconds).
+      // At one request a second, an account's requests start a second apart. On the wire the gaps vary by what
+      // happens between a request's turn and its arrival (signing, a loaded machine), so the bound is half the
+      // spacing: unthrottled, they arrive within milliseconds of each other.
       for (const [, times] of byAccount) {
         // Listing (ListHostedZones, ListTagsForResources) and two zones: enough requests to need the budget.
         expect(times.length).toBeGreaterThanOrEqual(4);
-        expect(busiestSecond(times)).toBeLessThanOrEqual(1);
+        // From the second request on: the first of a role's account waits for AssumeRole after its turn.
+        const sorted = [...times].sort((a, b) => a - b).slice(1);
+        const gaps = sorted.slice(1).map((time, i) => time - sorted[i]!);
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(500);
       }
 
       const label = (account: string) => (account === OWN ? 'own' : account);
@@ -280,7 +285,3 @@ describe('Route53 zone sources in several accounts', () => {
     }),
   );
 });
-
-function busiestSecond(times: readonly number[]): number {
-  return Math.max(...times.map((start) => times.filter((t) => t >= start && t < start + 990).length));
-}
