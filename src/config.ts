@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { COMPRESSIONS, endpointSettingsProblems, TLS_VERSIONS, type EndpointSettings } from './endpoint-config/settings.ts';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import type { RemovalPolicy } from './plan/desired-set.ts';
+import { parseZoneSources, type ZoneSource } from './sources/zone-sources-config.ts';
 
 export const RESTART_MODES = ['annotation', 'none'] as const;
 export type RestartMode = (typeof RESTART_MODES)[number];
@@ -11,6 +13,8 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface Config {
   zones: string[];
+  /** Zones by id, tag or domain, in this or other accounts (ROUTE53_SOURCES_FILE); undefined when unset. */
+  sources: SourcesConfig | undefined;
   namespace: string;
   deploymentName: string;
   configMapName: string;
@@ -42,6 +46,14 @@ export interface Config {
   delivery: { queryUrl: string; intervalMs: number; alertAfterMs: number } | undefined;
   /** Undefined when leader election is off (one replica). */
   leaderElection: { leaseName: string; identity: string } | undefined;
+}
+
+export interface SourcesConfig {
+  list: ZoneSource[];
+  /** Sources list their zones again every this many polls. */
+  discoveryEveryPolls: number;
+  /** Names this controller in CloudTrail when it assumes a source's role. */
+  roleSessionName: string;
 }
 
 /** Every problem found in the environment at once, so one restart fixes them all. */
@@ -152,18 +164,44 @@ function configMapKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
-/** Accepts `Z123`, `/hostedzone/Z123` and comma-separated lists of either; order kept, duplicates dropped. */
-function parseZones(reader: EnvReader): string[] {
+/**
+ * Accepts `Z123`, `/hostedzone/Z123` and comma-separated lists of either; order kept, duplicates dropped. Optional
+ * only when zone sources are configured.
+ */
+function parseZones(reader: EnvReader, haveSources: boolean): string[] {
   const raw = reader.raw('PRIVATE_HOSTED_ZONE_ID') ?? '';
   const zones = raw
     .split(',')
     .map((zone) => zone.trim().replace(/^\/?hostedzone\//, ''))
     .filter((zone) => zone !== '');
-  if (zones.length === 0) reader.problems.push('PRIVATE_HOSTED_ZONE_ID is required but missing or empty');
+  if (zones.length === 0 && !haveSources) reader.problems.push('PRIVATE_HOSTED_ZONE_ID is required but missing or empty');
   for (const zone of zones) {
     if (!HOSTED_ZONE_ID.test(zone)) reader.problems.push(`PRIVATE_HOSTED_ZONE_ID entry "${zone}" is not a hosted zone id`);
   }
   return [...new Set(zones)];
+}
+
+function parseSources(reader: EnvReader, env: Env, namespace: string, readText: (path: string) => string): SourcesConfig | undefined {
+  const file = reader.raw('ROUTE53_SOURCES_FILE');
+  if (file === undefined) return undefined;
+  const discoveryEveryPolls = reader.integer('ROUTE53_DISCOVERY_EVERY_POLLS', 5, 1, 10_000);
+  const sessionName = roleSessionName(reader, env, namespace);
+  let text: string;
+  try {
+    text = readText(file);
+  } catch (error) {
+    reader.problems.push(`ROUTE53_SOURCES_FILE="${file}" cannot be read: ${(error as Error).message}`);
+    return undefined;
+  }
+  const { sources, problems } = parseZoneSources(text, file);
+  reader.problems.push(...problems);
+  return { list: sources, discoveryEveryPolls, roleSessionName: sessionName };
+}
+
+/** AWS allows [\w+=,.@-]{2,64}; the namespace and pod say who is asking. */
+function roleSessionName(reader: EnvReader, env: Env, namespace: string): string {
+  const who = `thanos-store-discovery@${namespace}.${reader.raw('POD_NAME') ?? env['HOSTNAME'] ?? hostname()}`;
+  return who.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
 }
 
 function parseListenAddress(reader: EnvReader): Config['listen'] {
@@ -244,12 +282,14 @@ function parseDelivery(reader: EnvReader): Config['delivery'] {
 }
 
 /** Reads and validates every setting; throws ConfigError listing all problems. */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: Env, readText: (path: string) => string = (path) => readFileSync(path, 'utf8')): Config {
   const reader = new EnvReader(env);
   const outputFormat = reader.oneOf('OUTPUT_FORMAT', OUTPUT_FORMATS, 'file_sd');
+  const zones = parseZones(reader, reader.raw('ROUTE53_SOURCES_FILE') !== undefined);
+  const namespace = reader.required('THANOS_NAMESPACE', DNS_LABEL, 'a valid namespace name (DNS-1123 label)');
   const config: Config = {
-    zones: parseZones(reader),
-    namespace: reader.required('THANOS_NAMESPACE', DNS_LABEL, 'a valid namespace name (DNS-1123 label)'),
+    zones,
+    namespace,
     deploymentName: reader.required('THANOS_DEPLOYMENT_NAME', DNS_SUBDOMAIN, 'a valid Deployment name (DNS-1123 subdomain)'),
     configMapName: reader.required('THANOS_CONFIGMAP_NAME', DNS_SUBDOMAIN, 'a valid ConfigMap name (DNS-1123 subdomain)'),
     configMapKey: reader.configMapKey('CONFIGMAP_KEY', 'servicediscovery.yml'),
@@ -273,6 +313,7 @@ export function loadConfig(env: Env): Config {
     restartRevertLimit: reader.integer('RESTART_REVERT_LIMIT', 3, 1, 1_000),
     leaderElection: parseLeaderElection(reader, env),
     delivery: parseDelivery(reader),
+    sources: parseSources(reader, env, namespace, readText),
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;

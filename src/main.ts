@@ -1,4 +1,4 @@
-import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
+import { ConfigError, hookUrlProblem, loadConfig, type Config, type SourcesConfig } from './config.ts';
 import { ConsumerMonitor } from './controller/consumer-monitor.ts';
 import { publishedEndpoints } from './controller/endpoints.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
@@ -15,8 +15,8 @@ import { configMapsPath, createKubeApi, deploymentsPath } from './kube/api.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { createWatch } from './kube/watch.ts';
 import type { ConfigMap, Deployment } from './kube/types.ts';
-import { createLogger, describeError } from './logger.ts';
-import { createMetrics } from './metrics.ts';
+import { createLogger, describeError, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { Lifecycle, WriteFence } from './lifecycle.ts';
 import { EXIT, runOnce } from './run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
@@ -28,6 +28,10 @@ import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
 import { createRoute53Reader } from './sources/route53-reader.ts';
 import { throttleRoute53 } from './sources/route53-throttle.ts';
+import { createSourceClients } from './sources/aws-accounts.ts';
+import { createSourcesReader } from './sources/zone-sources.ts';
+import type { ZoneSource } from './sources/zone-sources-config.ts';
+import { createPartialReader } from './controller/partial-reads.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
 // How long an exit waits for queued alerts (a failure found just before it included); inside the shutdown deadline.
@@ -54,6 +58,7 @@ async function main(): Promise<number> {
   const notifier = createMattermostNotifier({ url: config.alertsHook, metrics, logger, repeatIntervalMs: config.alertRepeatMs });
   logger.info('starting', {
     zones: config.zones,
+    sources: config.sources?.list.map((source) => source.name),
     namespace: config.namespace,
     configMap: config.configMapName,
     deployment: config.deploymentName,
@@ -123,10 +128,11 @@ async function main(): Promise<number> {
       : undefined;
   const fence = new WriteFence(elector);
   const guard = guardWrites(() => fence.mayWrite());
+  const published = () => publishedState(configMaps.get(), config.configMapKey);
   const desired = new DesiredHosts({
     policy: config.removal,
     // The first read starts from the published list only once the cache holds it: never from a cache still empty.
-    seed: { synced: () => configMaps.hasSynced(), published: () => publishedState(configMaps.get(), config.configMapKey) },
+    seed: { synced: () => configMaps.hasSynced(), published },
     metrics,
     logger,
     notifier,
@@ -172,13 +178,22 @@ async function main(): Promise<number> {
     metrics,
     logger,
   });
-  const reader = createRoute53Reader({
-    client: throttleRoute53(createRoute53Client(), config.route53MaxRps),
-    zones: config.zones,
-    suffix: config.recordSuffix,
-    metrics,
-    logger,
-  });
+  const reader =
+    config.sources === undefined
+      ? createRoute53Reader({
+          client: throttleRoute53(createRoute53Client(), config.route53MaxRps),
+          zones: config.zones,
+          suffix: config.recordSuffix,
+          metrics,
+          logger,
+        })
+      : createPartialReader({
+          read: zoneSourcesReader(config, config.sources, metrics, logger),
+          published: () => desired.get() ?? published()?.hosts ?? [],
+          metrics,
+          logger,
+          notifier,
+        });
   const reportPollError = (error: unknown) => {
     logger.error('Route53 poll failed; the published endpoints are kept', { error: describeError(error) });
     notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
@@ -257,6 +272,25 @@ async function main(): Promise<number> {
   const ending = await lifecycle.run(signalled);
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
   return ending.reason === 'leadership lost' ? EXIT.failed : EXIT.ok;
+}
+
+/** Zone sources, with the zones of PRIVATE_HOSTED_ZONE_ID as one more, read with the pod's own credentials. */
+function zoneSourcesReader(config: Config, sources: SourcesConfig, metrics: Metrics, logger: Logger) {
+  const list: ZoneSource[] = [
+    ...sources.list,
+    ...(config.zones.length === 0
+      ? []
+      : [{ name: 'PRIVATE_HOSTED_ZONE_ID', role: undefined, zoneIds: config.zones, domains: [], tags: {}, includePublic: false }]),
+  ];
+  const reader = createSourcesReader({
+    sources: list,
+    clients: createSourceClients(list, { maxRps: config.route53MaxRps, sessionName: sources.roleSessionName, own: createRoute53Client() }),
+    discoveryEveryPolls: sources.discoveryEveryPolls,
+    suffix: config.recordSuffix,
+    metrics,
+    logger,
+  });
+  return (signal: AbortSignal) => reader.read(signal);
 }
 
 /** What the ConfigMap publishes now: hosts without ports and the removal state it carries; undefined when unreadable or empty. */

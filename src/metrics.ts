@@ -19,6 +19,29 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['zone', 'outcome'] as const,
       registers,
     }),
+    route53DiscoveryRequests: new Counter({
+      name: `${PREFIX}route53_discovery_requests_total`,
+      help: 'ListHostedZones and ListTagsForResources calls of zone sources, by source, operation and outcome (each retry counts).',
+      labelNames: ['source', 'operation', 'outcome'] as const,
+      registers,
+    }),
+    zoneLastSuccess: new Gauge({
+      name: `${PREFIX}zone_last_success_timestamp_seconds`,
+      help: 'Unix time of the last full read of a zone of a zone source (0: not read since start), by zone and account.',
+      labelNames: ['zone', 'account'] as const,
+      registers,
+    }),
+    sourceLastListing: new Gauge({
+      name: `${PREFIX}source_last_listing_timestamp_seconds`,
+      help: 'Unix time a zone source last listed its zones (ListHostedZones and tags; 0: not since start), by source and account.',
+      labelNames: ['source', 'account'] as const,
+      registers,
+    }),
+    endpointsKept: new Gauge({
+      name: `${PREFIX}endpoints_kept_for_failed_zones`,
+      help: 'Published endpoints kept as they are because the zone they belong to could not be read in the last poll.',
+      registers,
+    }),
     route53PollDuration: new Histogram({
       name: `${PREFIX}route53_poll_duration_seconds`,
       help: 'Duration of one Route53 poll over every configured zone, retries included.',

@@ -1,7 +1,9 @@
-import { Route53Client } from '@aws-sdk/client-route-53';
+import { Route53Client, type Route53ClientConfig } from '@aws-sdk/client-route-53';
 
-/** A Route53 client for the reader; credentials come from the SDK's default chain. */
-export function createRoute53Client(options: { endpoint?: string; region?: string } = {}): Route53Client {
+/** A Route53 client for the reader; credentials come from the SDK's default chain unless given. */
+export function createRoute53Client(
+  options: { endpoint?: string; region?: string; credentials?: Route53ClientConfig['credentials'] } = {},
+): Route53Client {
   return new Route53Client({
     // Route53 is a global service signed in us-east-1; AWS_REGION still wins for partitions such as aws-cn.
     region: options.region || process.env.AWS_REGION || 'us-east-1',
@@ -12,5 +14,6 @@ export function createRoute53Client(options: { endpoint?: string; region?: strin
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000, throwOnRequestTimeout: true },
     // Left out when unset so the SDK still honours AWS_ENDPOINT_URL_ROUTE_53 and AWS_ENDPOINT_URL.
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   });
 }

@@ -10,13 +10,25 @@ type Send = Pick<Route53Client, 'send'>;
  * through here, retries included. A request still waiting for its turn when its signal aborts is never sent.
  */
 export function throttleRoute53(client: Send, maxRps: number): Send {
-  const throttled = pThrottle({ limit: maxRps, interval: 1_000, strict: true })((
-    command: unknown,
-    options: { abortSignal?: AbortSignal } | undefined,
-  ) => {
-    options?.abortSignal?.throwIfAborted();
-    return (client.send as (command: unknown, options?: unknown) => Promise<unknown>)(command, options);
+  return route53Budget(maxRps)(client);
+}
+
+/**
+ * One account's budget: every client it wraps (one per role into that account, or the pod's own) draws on the same
+ * `maxRps`, since Route53 counts requests per account whatever the credentials.
+ */
+export function route53Budget(maxRps: number): (client: Send) => Send {
+  const throttle = pThrottle({ limit: maxRps, interval: 1_000, strict: true });
+  const turn = throttle((call: () => Promise<unknown>, signal: AbortSignal | undefined) => {
+    signal?.throwIfAborted();
+    return call();
   });
+  return (client) => throughTurn(client, turn);
+}
+
+function throughTurn(client: Send, turn: (call: () => Promise<unknown>, signal: AbortSignal | undefined) => Promise<unknown>): Send {
+  const throttled = (command: unknown, options: { abortSignal?: AbortSignal } | undefined) =>
+    turn(() => (client.send as (command: unknown, options?: unknown) => Promise<unknown>)(command, options), options?.abortSignal);
   const send = async (command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
     const signal = options?.abortSignal;
     if (!signal) return throttled(command, options);

@@ -74,7 +74,7 @@ describe('the PrometheusRule', () => {
         return [alert, { fires: own.some((c) => c.exp_alerts.length > 0), silent: own.some((c) => c.exp_alerts.length === 0) }];
       }),
     );
-    expect(Object.keys(coverage)).toHaveLength(10);
+    expect(Object.keys(coverage)).toHaveLength(12);
     for (const [alert, covered] of Object.entries(coverage)) expect({ alert, ...covered }).toEqual({ alert, fires: true, silent: true });
   });
 

@@ -336,6 +336,73 @@ describe('helm template with valid values', () => {
     expect(off['THANOS_QUERY_URL']).toBeUndefined();
   });
 
+  it('with route53.sources: the file from its own ConfigMap, mounted, its variables, a pod rolled on change, and loadConfig reads it', async () => {
+    const sources = [
+      { name: 'prod', roleArn: 'arn:aws:iam::111111111111:role/reader', externalId: 'tsd-prod', domains: ['prod.example.com'] },
+      { name: 'shared', tags: { 'thanos-store-discovery': 'enabled' } },
+    ];
+    const withSources = (list: unknown[]) =>
+      render(
+        '--set-json',
+        `route53.sources=${JSON.stringify(list)}`,
+        '--set-json',
+        'route53.privateHostedZoneIds=null',
+        '--set',
+        'route53.discoveryEveryPolls=3',
+        '--set',
+        'aws.stsEndpointUrl=https://sts.eu-west-1.amazonaws.com',
+      );
+    const manifests = await withSources(sources);
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const map = only<V1ConfigMap>(manifests, 'ConfigMap');
+    expect(map.metadata?.name).toBe('tsd-thanos-store-discovery-sources');
+    const container = containerOf(deployment);
+    const env = plainEnv(container.env);
+    expect(env).toMatchObject({
+      PRIVATE_HOSTED_ZONE_ID: '',
+      ROUTE53_SOURCES_FILE: '/etc/thanos-store-discovery/sources/sources.yaml',
+      ROUTE53_DISCOVERY_EVERY_POLLS: '3',
+      AWS_ENDPOINT_URL_STS: 'https://sts.eu-west-1.amazonaws.com',
+    });
+    expect(container.env?.find((entry) => entry.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(container.volumeMounts).toContainEqual({ name: 'sources', mountPath: '/etc/thanos-store-discovery/sources', readOnly: true });
+    expect(deployment.spec?.template.spec?.volumes).toContainEqual({ name: 'sources', configMap: { name: map.metadata?.name } });
+
+    const file = map.data?.['sources.yaml'] ?? '';
+    const config = loadConfig({ ...env, POD_NAME: 'tsd-abc' }, (path) => {
+      if (path !== env['ROUTE53_SOURCES_FILE']) throw new Error(`unexpected path ${path}`);
+      return file;
+    });
+    expect(config.zones).toEqual([]);
+    expect(config.sources?.list.map((source) => [source.name, source.role?.account, source.domains, source.tags])).toEqual([
+      ['prod', '111111111111', ['prod.example.com'], {}],
+      ['shared', undefined, [], { 'thanos-store-discovery': 'enabled' }],
+    ]);
+
+    // The file is read at start: another list rolls the pod; the same list does not.
+    const checksum = async (list: unknown[]) =>
+      only<V1Deployment>(await withSources(list), 'Deployment').spec?.template.metadata?.annotations?.['checksum/sources'];
+    expect(await checksum(sources)).toBe(deployment.spec?.template.metadata?.annotations?.['checksum/sources']);
+    expect(await checksum(sources.slice(1))).not.toBe(await checksum(sources));
+    expect(await checksum(sources)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('refuses a zone source the schema does not know', async () => {
+    const result = await helm([
+      'template',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NAMESPACE,
+      '-f',
+      VALID_VALUES,
+      '--set-json',
+      'route53.sources=[{"name":"prod","domain":["x.com"]}]',
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('/route53/sources/0');
+  });
+
   it('puts the IRSA role annotation on the ServiceAccount', async () => {
     const roleArn = 'arn:aws:iam::123456789012:role/thanos-store-discovery';
     const account = only<V1ServiceAccount>(

@@ -1,5 +1,8 @@
 // A real Prometheus scrapes the running controller through the scrape config the chart's ServiceMonitor stands for,
 // evaluates the chart's alert rules (with a shortened `for:`) and answers the chart's dashboard queries.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import { startPrometheus, type Prometheus, type PrometheusAlert } from '../peers/prometheus.ts';
 import { documentedMetrics, METRIC_PREFIX } from '../support/readme-metrics.ts';
@@ -93,7 +96,15 @@ describe('a real Prometheus scraping the controller', () => {
       const { namespace, zone } = await suite.prepare({ prefix: 'prometheus', records });
       // The delivery check on, so its series exist: no Thanos answers there, each read counts as an error.
       const delivery = { THANOS_QUERY_URL: 'http://127.0.0.1:9/', DELIVERY_CHECK_INTERVAL_SECONDS: '1' };
-      const controller = await suite.startController(namespace, [zone], delivery, { route53: 'proxy', hookUrl: suite.receiver.url });
+      // A zone source beside the zone id (the same zone, read once), so the per-zone and per-source series exist.
+      const sourcesFile = join(await mkdtemp(join(tmpdir(), 'tsd-prometheus-')), 'sources.yaml');
+      await writeFile(sourcesFile, JSON.stringify([{ name: 'internal', domains: ['internal.example.com'] }]));
+      const controller = await suite.startController(
+        namespace,
+        [zone],
+        { ...delivery, ROUTE53_SOURCES_FILE: sourcesFile },
+        { route53: 'proxy', hookUrl: suite.receiver.url },
+      );
       await controller.waitUntilReady();
 
       prometheus = await startPrometheus({
@@ -177,6 +188,7 @@ describe('a real Prometheus scraping the controller', () => {
         }),
       );
       expect(Object.fromEntries(values)).toEqual({ namespace: [NAMESPACE], job: [job] });
+      await rm(dirname(sourcesFile), { recursive: true, force: true });
     }),
     300_000,
   );

@@ -17,8 +17,28 @@ export interface FaultOptions {
   delayMs?: number;
 }
 
+/** One request as the proxy saw it, faulted or not. */
+export interface SeenRequest {
+  /** performance.now() at arrival. */
+  at: number;
+  method: string;
+  path: string;
+  /** From the SigV4 Authorization header (`Credential=<key>/...`): whose credentials, so which account. */
+  accessKeyId: string | undefined;
+  /** The signing scope's service (`route53`, `sts`). */
+  service: string | undefined;
+  body: string;
+}
+
 /** An HTTP proxy in front of moto that injects faults on demand. */
 export interface FaultProxy {
+  /** Every request so far, in arrival order. */
+  readonly requests: readonly SeenRequest[];
+  /**
+   * Answers every request whose body contains `bodyIncludes` with STS's 403 AccessDenied until `clear()`, as AWS
+   * answers an AssumeRole the role's trust policy refuses (moto itself never refuses one).
+   */
+  denyAccess(bodyIncludes: string): void;
   /** http://127.0.0.1:<port>, an SDK client's `endpoint`. */
   readonly url: string;
   /** Requests passed on to the target (a `slow` one counts once it is passed on). */
@@ -31,7 +51,7 @@ export interface FaultProxy {
    * without `times` stays until `clear()`, so faults queued after it never apply.
    */
   inject(kind: FaultKind, options?: FaultOptions): void;
-  /** Drops every queued fault; later requests are forwarded untouched. */
+  /** Drops every queued fault and denial; later requests are forwarded untouched. */
   clear(): void;
   stop(): Promise<void>;
 }
@@ -43,6 +63,14 @@ function errorBody(type: 'Sender' | 'Receiver', code: string, message: string, r
   return (
     `<?xml version="1.0"?>\n<ErrorResponse xmlns="${ROUTE53_XMLNS}"><Error><Type>${type}</Type>` +
     `<Code>${code}</Code><Message>${message}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+  );
+}
+
+/** STS's error document (awsQuery protocol). */
+function stsErrorBody(code: string, message: string, requestId: string): string {
+  return (
+    `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code>` +
+    `<Message>${message}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
   );
 }
 
@@ -73,7 +101,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     return head;
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse): void => {
     forwarded++;
     const upstream = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
@@ -83,20 +111,34 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       },
     );
     upstream.once('error', () => res.destroy());
-    req.pipe(upstream);
+    upstream.end(body);
   };
 
+  const seen: SeenRequest[] = [];
+  const denied: string[] = [];
+  // Bodies are read whole before anything is decided: they are small, and a denial depends on them.
   const server = createServer((req, res) => {
+    const at = performance.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => handle(req, Buffer.concat(chunks), res, at));
+  });
+  const handle = (req: IncomingMessage, body: Buffer, res: ServerResponse, at: number): void => {
+    const text = body.toString('utf8');
+    const credential = /Credential=([^/,\s]+)\/[^/]*\/[^/]*\/([^/]+)\//.exec(req.headers.authorization ?? '');
+    seen.push({ at, method: req.method ?? '', path: req.url ?? '', accessKeyId: credential?.[1], service: credential?.[2], body: text });
+    if (denied.some((needle) => text.includes(needle))) {
+      answerWithError(res, 403, (id) => stsErrorBody('AccessDenied', 'User is not authorized to perform: sts:AssumeRole', id));
+      return;
+    }
     const fault = takeFault();
-    if (fault === undefined) return forward(req, res);
+    if (fault === undefined) return forward(req, body, res);
     counts[fault.kind]++;
     switch (fault.kind) {
       case 'throttle':
-        req.resume();
         answerWithError(res, 400, (id) => errorBody('Sender', 'Throttling', 'Rate exceeded', id));
         return;
       case 'server-error':
-        req.resume();
         answerWithError(res, 503, (id) => errorBody('Receiver', 'ServiceUnavailable', 'Service unavailable', id));
         return;
       case 'reset':
@@ -105,13 +147,13 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       case 'slow': {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          forward(req, res);
+          forward(req, body, res);
         }, fault.delayMs);
         timers.add(timer);
         return;
       }
     }
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -127,6 +169,10 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       return Object.values(counts).reduce((a, b) => a + b, 0);
     },
     faultedBy: (kind) => counts[kind],
+    requests: seen,
+    denyAccess(bodyIncludes) {
+      denied.push(bodyIncludes);
+    },
     inject(kind, options = {}) {
       if (kind === 'slow' && options.delayMs === undefined) throw new Error('a slow fault needs delayMs');
       if (options.times !== undefined && !(options.times >= 1)) {
@@ -136,6 +182,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     },
     clear() {
       queue.length = 0;
+      denied.length = 0;
     },
     async stop() {
       for (const timer of timers) clearTimeout(timer);

@@ -3,12 +3,16 @@ import {
   ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
   ListResourceRecordSetsCommand,
+  ChangeTagsForResourceCommand,
+  DeleteHostedZoneCommand,
   Route53Client,
   type Change,
   type ChangeAction,
   type ResourceRecordSet,
+  type Route53ClientConfig,
   type RRType,
 } from '@aws-sdk/client-route-53';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 
 export const TEST_AWS_REGION = 'us-east-1';
 /** moto accepts any credentials; fixed ones keep the SDK from searching the default chain. */
@@ -27,6 +31,11 @@ export interface Route53Fixture {
   readonly client: Route53Client;
   /** A private zone (attached to TEST_VPC); returns its bare id (without `/hostedzone/`). */
   createPrivateZone(name: string): Promise<string>;
+  /** A public zone; returns its bare id. */
+  createPublicZone(name: string): Promise<string>;
+  /** Adds the tags in `add` and removes the keys in `remove`. */
+  tagZone(zoneId: string, add: Record<string, string>, remove?: readonly string[]): Promise<void>;
+  deleteZone(zoneId: string): Promise<void>;
   /** UPSERTs in as few calls as the 1,000-record limit allows; returns the number of calls made. */
   upsertRecords(zoneId: string, records: readonly FixtureRecord[]): Promise<number>;
   /** DELETEs records given exactly as they were upserted (Route53 matches TTL and values). Returns the call count. */
@@ -40,12 +49,19 @@ export interface Route53Fixture {
   destroy(): void;
 }
 
-/** A real SDK client for `endpoint` (moto, or a fault proxy in front of it). `maxAttempts: 1` turns retries off. */
-export function createRoute53Client(endpoint: string, options: { maxAttempts?: number } = {}): Route53Client {
+export interface FixtureOptions {
+  /** `maxAttempts: 1` turns retries off. */
+  maxAttempts?: number;
+  /** Another account's: moto runs every request in the account of the credentials (see assumeRoleCredentials). */
+  credentials?: Route53ClientConfig['credentials'];
+}
+
+/** A real SDK client for `endpoint` (moto, or a fault proxy in front of it). */
+export function createRoute53Client(endpoint: string, options: FixtureOptions = {}): Route53Client {
   return new Route53Client({
     endpoint,
     region: TEST_AWS_REGION,
-    credentials: TEST_AWS_CREDENTIALS,
+    credentials: options.credentials ?? TEST_AWS_CREDENTIALS,
     ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
   });
 }
@@ -96,7 +112,19 @@ export function batchChanges(changes: readonly Change[]): Change[][] {
   return batches;
 }
 
-export function route53Fixture(endpoint: string, options: { maxAttempts?: number } = {}): Route53Fixture {
+/**
+ * Credentials in the account of `roleArn`: moto's AssumeRole never refuses and maps the credentials it returns to
+ * the role's account, so zones created with them live in that account only.
+ */
+export function assumeRoleCredentials(endpoint: string, roleArn: string): Route53ClientConfig['credentials'] {
+  return fromTemporaryCredentials({
+    params: { RoleArn: roleArn, RoleSessionName: 'fixture' },
+    masterCredentials: TEST_AWS_CREDENTIALS,
+    clientConfig: { endpoint, region: TEST_AWS_REGION },
+  });
+}
+
+export function route53Fixture(endpoint: string, options: FixtureOptions = {}): Route53Fixture {
   const client = createRoute53Client(endpoint, options);
 
   const change = async (zoneId: string, action: ChangeAction, records: readonly FixtureRecord[]): Promise<number> => {
@@ -107,20 +135,36 @@ export function route53Fixture(endpoint: string, options: { maxAttempts?: number
     return batches.length;
   };
 
+  const createZone = async (name: string, privateZone: boolean): Promise<string> => {
+    const created = await client.send(
+      new CreateHostedZoneCommand({
+        Name: name,
+        CallerReference: randomUUID(),
+        HostedZoneConfig: { PrivateZone: privateZone, Comment: 'thanos-store-discovery test' },
+        ...(privateZone ? { VPC: TEST_VPC } : {}),
+      }),
+    );
+    const id = created.HostedZone?.Id;
+    if (id === undefined) throw new Error(`CreateHostedZone for ${name} returned no zone id`);
+    return id.replace(/^\/hostedzone\//, '');
+  };
+
   return {
     client,
-    async createPrivateZone(name) {
-      const created = await client.send(
-        new CreateHostedZoneCommand({
-          Name: name,
-          CallerReference: randomUUID(),
-          HostedZoneConfig: { PrivateZone: true, Comment: 'thanos-store-discovery test' },
-          VPC: TEST_VPC,
+    createPrivateZone: (name) => createZone(name, true),
+    createPublicZone: (name) => createZone(name, false),
+    async tagZone(zoneId, add, remove = []) {
+      await client.send(
+        new ChangeTagsForResourceCommand({
+          ResourceType: 'hostedzone',
+          ResourceId: zoneId,
+          ...(Object.keys(add).length > 0 ? { AddTags: Object.entries(add).map(([Key, Value]) => ({ Key, Value })) } : {}),
+          ...(remove.length > 0 ? { RemoveTagKeys: [...remove] } : {}),
         }),
       );
-      const id = created.HostedZone?.Id;
-      if (id === undefined) throw new Error(`CreateHostedZone for ${name} returned no zone id`);
-      return id.replace(/^\/hostedzone\//, '');
+    },
+    async deleteZone(zoneId) {
+      await client.send(new DeleteHostedZoneCommand({ Id: zoneId }));
     },
     upsertRecords: (zoneId, records) => change(zoneId, 'UPSERT', records),
     deleteRecords: (zoneId, records) => change(zoneId, 'DELETE', records),

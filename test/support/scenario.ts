@@ -32,6 +32,8 @@ export interface Peers {
   readonly route53: Route53Fixture;
   /** In front of moto; a controller reads through it when started with `{ route53: 'proxy' }`. */
   readonly proxy: FaultProxy;
+  /** moto itself, for fixtures in other accounts (assumeRoleCredentials). */
+  readonly motoEndpoint: string;
 }
 
 /** How a controller is wired: Route53 straight to moto or through the fault proxy, and where it alerts. */
@@ -145,6 +147,7 @@ async function startPeers(name: string): Promise<RunningPeers> {
     controlPlane,
     route53,
     proxy,
+    motoEndpoint: moto.endpoint,
     startController: (namespace, zones, extra, wiring = {}) =>
       startController(
         controllerEnv({

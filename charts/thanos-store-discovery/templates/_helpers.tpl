@@ -97,6 +97,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- /* Rolls the pod when the chart-managed hook URL changes; the URL itself stays in the Secret. */}}
 {{- $_ := set $annotations "checksum/alerts-secret" (.Values.alerts.mattermostHook.url | sha256sum) }}
 {{- end }}
+{{- with .Values.route53.sources }}
+{{- /* The sources file is read at start: a change rolls the pod. */}}
+{{- $_ := set $annotations "checksum/sources" (toYaml . | sha256sum) }}
+{{- end }}
 {{- toYaml (merge (deepCopy .Values.podAnnotations) $annotations) }}
 {{- end }}
 

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { ListResourceRecordSetsCommand, type Route53Client } from '@aws-sdk/client-route-53';
-import { throttleRoute53 } from '../../../src/sources/route53-throttle.ts';
+import { route53Budget, throttleRoute53 } from '../../../src/sources/route53-throttle.ts';
 
 // On jest's fake clock (p-throttle schedules with Date.now and setTimeout): the schedule is asserted exactly, and a
 // loaded machine cannot move it.
@@ -75,5 +75,31 @@ describe('throttleRoute53', () => {
 
     await expect(throttled.send(command('Z1'), { abortSignal: AbortSignal.abort(new Error('gone')) })).rejects.toThrow('gone');
     expect(sentAt).toHaveLength(0);
+  });
+
+  it('shares one account budget between the clients it wraps (one per role into the account)', async () => {
+    const first = recordingClient();
+    const second = recordingClient();
+    const budget = route53Budget(2);
+    const [a, b] = [budget(first.client), budget(second.client)];
+
+    await Promise.all([a.send(command('Z1')), b.send(command('Z2')), a.send(command('Z3')), b.send(command('Z4'))]);
+
+    expect(busiestSecond([...first.sentAt, ...second.sentAt])).toBeLessThanOrEqual(2);
+  });
+
+  it('gives separate budgets to separate accounts', async () => {
+    const first = recordingClient();
+    const second = recordingClient();
+    const [a, b] = [route53Budget(1)(first.client), route53Budget(1)(second.client)];
+
+    await Promise.all([a.send(command('Z1')), b.send(command('Z2'))]);
+    const abortable = new AbortController();
+    // Both accounts used their one request of this second: a third request on either waits for the next window.
+    const waiting = a.send(command('Z3'), { abortSignal: abortable.signal });
+    abortable.abort(new Error('test over'));
+    await expect(waiting).rejects.toThrow('test over');
+
+    expect([first.sentAt.length, second.sentAt.length]).toEqual([1, 1]);
   });
 });
