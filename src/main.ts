@@ -116,10 +116,11 @@ async function main(): Promise<number> {
         })
       : undefined;
   const fence = new WriteFence(elector);
+  const published = () => publishedState(configMaps.get(), config.configMapKey);
   const desired = new DesiredHosts({
     policy: config.removal,
     // The first read starts from the published list only once the cache holds it: never from a cache still empty.
-    seed: { synced: () => configMaps.hasSynced(), published: () => publishedState(configMaps.get(), config.configMapKey) },
+    seed: { synced: () => configMaps.hasSynced(), published },
     metrics,
     logger,
     notifier,
