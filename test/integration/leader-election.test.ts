@@ -85,10 +85,11 @@ describe('leader election safety', () => {
           domain: `frozen${run}.example.com`,
           records: aRecords([host('a')]),
         });
-        // The storm guard makes the leader hold a restart back for a few seconds: frozen then, it wakes with a pass
-        // due at once, racing its own renewal loop to the API.
+        // The storm guard makes the leader hold a restart back: frozen then, it wakes with a pass due at once, racing
+        // its own renewal loop to the API. The window (12 s) outlasts a standby's start on a loaded machine, so the
+        // restart is surely held back, and ends within the freeze, which lasts at least the 15 s lease.
         const replica = (name: string) =>
-          suite.startController(namespace, [zone], { LEADER_ELECTION: 'true', POD_NAME: name, RESTART_MIN_INTERVAL_SECONDS: '3' });
+          suite.startController(namespace, [zone], { LEADER_ELECTION: 'true', POD_NAME: name, RESTART_MIN_INTERVAL_SECONDS: '12' });
         const leader = await replica('leader');
         await waitFor(async () => (await leader.metric(LEADER)) === 1, 'the leader', 30_000, logTail(leader));
         await waitFor(

@@ -82,7 +82,7 @@ describe('delivery check against a real Thanos Query', () => {
       await createRunningPod(kubeConfig, namespace, 'thanos-query-1', pod1);
       expect(await controller.metric(`${METRIC}last_match_timestamp_seconds`)).toBe(0);
       await waitFor(async () => (await states())['healthy'] === 2, 'both published stores healthy in Thanos', 60_000, context);
-      expect(await states()).toEqual({ healthy: 2, unhealthy: 0, unseen: 0, unpublished: 0 });
+      expect(await states()).toEqual({ healthy: 2, unhealthy: 0, unseen: 0, awaiting_rollout: 0, unpublished: 0 });
       expect((await controller.metric(`${METRIC}last_match_timestamp_seconds`)) * 1000).toBeGreaterThan(Date.now() - 60_000);
 
       // B stops; C is published but no store ever serves it.
@@ -90,7 +90,8 @@ describe('delivery check against a real Thanos Query', () => {
       stores.delete(B);
       await suite.peers.route53.upsertRecords(zone, aRecords([A, B, C]).slice(2));
       await waitFor(
-        async () => JSON.stringify(await states()) === JSON.stringify({ healthy: 1, unhealthy: 1, unseen: 1, unpublished: 0 }),
+        async () =>
+          JSON.stringify(await states()) === JSON.stringify({ healthy: 1, unhealthy: 1, unseen: 1, awaiting_rollout: 0, unpublished: 0 }),
         'B unhealthy and C unseen',
         60_000,
         context,
@@ -122,7 +123,8 @@ describe('delivery check against a real Thanos Query', () => {
       pods.push(await startQueryPod({ ...common, name: 'pod-2', ip: pod2, staleFile: stale }));
       await createRunningPod(kubeConfig, namespace, 'thanos-query-2', pod2);
       await waitFor(
-        async () => JSON.stringify(await states()) === JSON.stringify({ healthy: 1, unhealthy: 0, unseen: 2, unpublished: 1 }),
+        async () =>
+          JSON.stringify(await states()) === JSON.stringify({ healthy: 1, unhealthy: 0, unseen: 2, awaiting_rollout: 0, unpublished: 1 }),
         'the stale pod found: B unseen there, D listed though unpublished',
         60_000,
         context,

@@ -102,7 +102,7 @@ describe('endpoint config with TLS against real Thanos', () => {
           .filter((line) => !line.includes('Route53') && !line.includes('suppressed'))
           .join('\n')}\nthanos query log:\n${pod.query.process.logTail(5)}`;
       await waitFor(
-        async () => (await states()) === JSON.stringify({ healthy: 2, unhealthy: 0, unseen: 1, unpublished: 0 }),
+        async () => (await states()) === JSON.stringify({ healthy: 2, unhealthy: 0, unseen: 1, awaiting_rollout: 0, unpublished: 0 }),
         'a and b healthy over mTLS, c unseen',
         60_000,
         context,
@@ -127,7 +127,7 @@ describe('endpoint config with TLS against real Thanos', () => {
         tls: { ...certs.untrustedServers['b']!, clientCa: certs.caCert },
       });
       await waitFor(
-        async () => (await states()) === JSON.stringify({ healthy: 1, unhealthy: 1, unseen: 1, unpublished: 0 }),
+        async () => (await states()) === JSON.stringify({ healthy: 1, unhealthy: 1, unseen: 1, awaiting_rollout: 0, unpublished: 0 }),
         'b unhealthy',
         60_000,
         context,
@@ -156,7 +156,7 @@ describe('endpoint config with TLS against real Thanos', () => {
       pod = await startQueryPod({ ...common, name: 'pod-1-rolled' });
       pods.push(pod);
       await waitFor(
-        async () => (await states()) === JSON.stringify({ healthy: 0, unhealthy: 0, unseen: 3, unpublished: 0 }),
+        async () => (await states()) === JSON.stringify({ healthy: 0, unhealthy: 0, unseen: 3, awaiting_rollout: 0, unpublished: 0 }),
         'no store reached with the wrong CA',
         60_000,
         context,

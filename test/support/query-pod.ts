@@ -68,7 +68,7 @@ export async function createRunningPod(kubeConfig: KubeConfig, namespace: string
   await core.replaceNamespacedPodStatus({ namespace, name, body: { ...pod, status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } } });
 }
 
-/** `thanos_store_discovery_delivery_endpoints` per state as `{"healthy":n,"unhealthy":n,"unseen":n,"unpublished":n}`. */
+/** `thanos_store_discovery_delivery_endpoints` per state as `{"healthy":n,"unhealthy":n,"unseen":n,"awaiting_rollout":n,"unpublished":n}`. */
 export async function deliveryStates(controller: Pick<ControllerProcess, 'metric'>): Promise<string> {
   const counts = await Promise.all(
     DELIVERY_STATES.map(async (state) => [state, await controller.metric('thanos_store_discovery_delivery_endpoints', { state })]),
