@@ -3,6 +3,7 @@ import { describeError, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ZoneRead } from '../plan/partial-read.ts';
 import { createRoute53Caller, type RetryOptions } from './route53-call.ts';
+import { classifyRoute53Error, isRetryableOutcome } from './route53-errors.ts';
 import { createZoneReader } from './route53-reader.ts';
 import { discoverZones, needsListing, type SelectedZone } from './zone-discovery.ts';
 import type { ZoneSource } from './zone-sources-config.ts';
@@ -61,12 +62,23 @@ export function createSourcesReader(options: SourcesReaderOptions): { read(signa
   for (const source of sources.filter(needsListing))
     metrics.sourceLastListing.set({ source: source.name, account: clientOf(source).account }, 0);
 
-  async function zonesOf(source: ZoneSource, signal: AbortSignal, counter: { requests: number }): Promise<SelectedZone[]> {
-    if (!needsListing(source)) return source.zoneIds.map((id) => ({ id, name: undefined }));
+  /** The source's zones, and the listing's failure when the last listing had to stand in. */
+  async function zonesOf(
+    source: ZoneSource,
+    signal: AbortSignal,
+    counter: { requests: number },
+    unreachable: Error | undefined,
+  ): Promise<{ zones: SelectedZone[]; failure?: Error }> {
+    if (!needsListing(source)) return { zones: source.zoneIds.map((id) => ({ id, name: undefined })) };
     const state = states.get(source.name)!;
     const due = state.zones === undefined || state.pollsSinceListing >= options.discoveryEveryPolls;
     state.pollsSinceListing++;
-    if (!due) return state.zones!;
+    if (!due) return { zones: state.zones! };
+    // The account is unreachable this poll: no listing (it would spend a retry budget too); it is due again next poll.
+    if (unreachable !== undefined) {
+      if (state.zones === undefined) throw unreachable;
+      return { zones: state.zones };
+    }
     const { client, account } = clientOf(source);
     try {
       const zones = await discoverZones(source, client, call, metrics, signal, counter);
@@ -77,7 +89,7 @@ export function createSourcesReader(options: SourcesReaderOptions): { read(signa
       state.zones = zones;
       state.pollsSinceListing = 1;
       metrics.sourceLastListing.set({ source: source.name, account }, now() / 1000);
-      return zones;
+      return { zones };
     } catch (error) {
       if (signal.aborted) throw error;
       logger.warn('zone source could not list its zones; its last listing stands', {
@@ -87,7 +99,7 @@ export function createSourcesReader(options: SourcesReaderOptions): { read(signa
         error: describeError(error),
       });
       if (state.zones === undefined) throw error;
-      return state.zones;
+      return { zones: state.zones, failure: error as Error };
     }
   }
 
@@ -95,14 +107,18 @@ export function createSourcesReader(options: SourcesReaderOptions): { read(signa
     const counter = { requests: 0 };
     // Two sources of one account may select the same zone: it is read once.
     const seen = new Set<string>();
+    let unreachable: Error | undefined;
     for (const source of accountSources) {
       const { client, account } = clientOf(source);
       let zones: SelectedZone[];
       try {
-        zones = await zonesOf(source, signal, counter);
+        const listed = await zonesOf(source, signal, counter, unreachable);
+        zones = listed.zones;
+        if (listed.failure !== undefined) unreachable ??= unreachableAfter(listed.failure, `listing source ${source.name}`, account);
       } catch (error) {
         if (signal.aborted) throw error;
         result.unlistedSources.push({ source: source.name, account, error: error as Error });
+        unreachable ??= unreachableAfter(error as Error, `listing source ${source.name}`, account);
         continue;
       }
       for (const zone of zones.filter((candidate) => !seen.has(candidate.id))) {
@@ -110,6 +126,10 @@ export function createSourcesReader(options: SourcesReaderOptions): { read(signa
         const labels = { zone: zone.id, account };
         if (!zoneLabels.has(zone.id)) metrics.zoneLastSuccess.set(labels, 0);
         zoneLabels.set(zone.id, labels);
+        if (unreachable !== undefined) {
+          result.zones.push({ zone: zone.id, name: zone.name, ok: false, source: source.name, account, error: unreachable });
+          continue;
+        }
         try {
           const read = await readZone(client, zone.id, signal, counter);
           result.recordSetsRead += read.records;
@@ -118,6 +138,7 @@ export function createSourcesReader(options: SourcesReaderOptions): { read(signa
         } catch (error) {
           if (signal.aborted) throw error;
           result.zones.push({ zone: zone.id, name: zone.name, ok: false, source: source.name, account, error: error as Error });
+          unreachable ??= unreachableAfter(error as Error, `zone ${zone.id}`, account);
         }
       }
     }
@@ -148,4 +169,14 @@ export function createSourcesReader(options: SourcesReaderOptions): { read(signa
       return result;
     },
   };
+}
+
+/**
+ * Retries spent on throttling, 5xx or the network say an account (or Route53) cannot be reached now: its other zones
+ * then fail this poll without spending their own retry budgets, which would stretch the poll past the liveness
+ * window. A failure of one zone or source alone (deleted, access denied) says nothing of the others: undefined.
+ */
+function unreachableAfter(error: Error, what: string, account: string): Error | undefined {
+  if (!isRetryableOutcome(classifyRoute53Error(error.cause ?? error))) return undefined;
+  return new Error(`not read this poll: ${what} of account ${account} failed first: ${error.message}`, { cause: error });
 }

@@ -178,6 +178,27 @@ describe('createSourcesReader', () => {
     expect(await metricValue(metrics.zoneLastSuccess, { zone: 'ZB', account: 'own' })).toBe(1_700_000_000);
   });
 
+  it('fails the rest of an account’s zones without reading them once one spent its retries on throttling; other accounts read on', async () => {
+    const own = fakeAccount([
+      { id: 'ZA', name: 'a.example.internal', hosts: ['a-grpc.a.example.internal'] },
+      { id: 'ZB', name: 'b.example.internal', hosts: ['b-grpc.b.example.internal'] },
+    ]);
+    const prod = fakeAccount([{ id: 'ZP', name: 'eu.prod.example.com', hosts: ['c-grpc.eu.prod.example.com'] }]);
+    const { read } = reader([source({ name: 'ids', zoneIds: ['ZA', 'ZB'] }), source({ name: 'prod', role: prodRole, zoneIds: ['ZP'] })], {
+      own,
+      '111111111111': prod,
+    });
+    own.failing.set('ZA', sdkErrors.throttling);
+
+    const result = await read();
+
+    expect(summary(result)).toEqual(['ZA failed', 'ZB failed', 'ZP c-grpc.eu.prod.example.com']);
+    expect(own.calls).toEqual(['ListResourceRecordSets ZA']);
+    expect(result.zones.find((zone) => zone.zone === 'ZB')?.error?.message).toMatch(
+      /^not read this poll: zone ZA of account own failed first/,
+    );
+  });
+
   it('keeps the last listing when listing fails, and reports a source never listed as unlisted', async () => {
     const own = fakeAccount([{ id: 'ZA', name: 'a.example.internal', tags: { store: 'yes' }, hosts: ['a-grpc.a.example.internal'] }]);
     const prod = fakeAccount([{ id: 'ZP', name: 'eu.prod.example.com', hosts: ['c-grpc.eu.prod.example.com'] }]);
@@ -189,7 +210,7 @@ describe('createSourcesReader', () => {
     );
 
     const first = await read();
-    own.failing.set('ListHostedZones', sdkErrors.serviceUnavailable);
+    own.failing.set('ListHostedZones', sdkErrors.accessDenied);
     const second = await read();
 
     expect(first.unlistedSources.map((entry) => entry.source)).toEqual(['prod']);
