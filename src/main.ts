@@ -1,3 +1,5 @@
+// First: the stop signals are caught from here on, before the other modules load (see stop-signals.ts).
+import { stopRequested } from './stop-signals.ts';
 import { ConfigError, hookUrlProblem, loadConfig, type Config } from './config.ts';
 import { ConsumerMonitor } from './controller/consumer-monitor.ts';
 import { publishedEndpoints } from './controller/endpoints.ts';
@@ -172,8 +174,10 @@ async function main(): Promise<number> {
 
   const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
   if (config.runOnce) {
-    await informersStarted;
     return runOnce({
+      started: informersStarted,
+      stopRequested,
+      stopWriting: () => fence.close(),
       read: () => reader.read(),
       desired,
       published,
@@ -185,12 +189,6 @@ async function main(): Promise<number> {
       stop: () => Promise.all([configMaps.stop(), deployments.stop(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
     });
   }
-  // Listening from here on, so a signal during start-up also ends in an orderly stop.
-  const signalled = new Promise<string>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-
   // A poll may spend its whole retry budget before it reports (six requests of up to 20 s plus backoff: about
   // 2.2 minutes); silence beyond that means the loop is wedged.
   const heartbeat = new Heartbeat(3 * config.pollIntervalMs + 180_000);
@@ -237,7 +235,7 @@ async function main(): Promise<number> {
   await consumers.check(deployments.get());
   delivery?.start();
 
-  const ending = await lifecycle.run(signalled);
+  const ending = await lifecycle.run(stopRequested);
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
   return ending.reason === 'leadership lost' ? EXIT.failed : EXIT.ok;
 }
