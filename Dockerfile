@@ -3,9 +3,9 @@
 #
 # Bases, both glibc, as the Node the tests run (the `node` devDependency is the glibc build of nodejs.org):
 # - build: node:24-bookworm-slim (Node, npm and a shell for `npm install`).
-# - runtime: distroless Node 24 on Debian 12: glibc, no shell or package manager, a third of node:24-bookworm-slim,
-#   rebuilt by Google on Debian security updates and Node releases. node:24-alpine (the former base) runs Node on
-#   musl, a build the Node project lists as experimental, and carries a shell and apk.
+# - runtime: distroless Node 24 on Debian 12: glibc, only Node and the libraries it needs (no shell, package manager
+#   or npm), a nonroot user, rebuilt by Google on Debian security updates and Node releases. node:24-alpine (the
+#   former base) runs Node on musl, a build the Node project lists as experimental, and carries a shell and apk.
 # Pin them for reproducible builds by digest, from the registry you pull from, e.g.
 #   docker build --build-arg RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot@sha256:<digest> .
 # (`docker buildx imagetools inspect IMAGE` or `crane digest IMAGE` prints the digest).

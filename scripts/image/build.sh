@@ -2,7 +2,7 @@
 # `npm run image`: builds the Dockerfile with buildah, offline (no registry: --pull=never), into the machine's default
 # containers-storage as localhost/thanos-store-discovery:<package.json version>. The base images are the stand-ins of
 # bases.sh (passed as BUILD_IMAGE / RUNTIME_IMAGE); a user's `docker build .` uses the public bases instead.
-# Prints `image=NAME`.
+# Prints `image=NAME` and `id=IMAGE_ID` (the ID names this build even if another checkout re-tags NAME meanwhile).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -14,11 +14,14 @@ source_url=$(node -p 'const r = require(process.argv[1]).repository; (typeof r =
 image="localhost/thanos-store-discovery:$version"
 echo "[image] building $image on ${base[build]} and ${base[runtime]}" >&2
 started=$SECONDS
+iidfile=$(mktemp)
+trap 'rm -f "$iidfile"' EXIT
 # The build stage's `npm install` reads the host's npm cache (filled by the checkout's own `npm install`) through an
 # overlay, so nothing is fetched and nothing is written back.
 buildah build --isolation chroot --pull=never --layers --volume "$(npm config get cache):/root/.npm:O" \
   --build-arg "BUILD_IMAGE=${base[build]}" --build-arg "RUNTIME_IMAGE=${base[runtime]}" \
   --build-arg "VERSION=$version" --build-arg "SOURCE=$source_url" \
-  --tag "$image" "$root" >&2
+  --iidfile "$iidfile" --tag "$image" "$root" >&2
 echo "[image] built $image in $((SECONDS - started)) s" >&2
 echo "image=$image"
+echo "id=$(cat "$iidfile")"
