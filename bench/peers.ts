@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import {
   BUNDLE,
   bundleSizeMb,
+  CHART_NODE_ARGS,
   quiet,
   runOnce,
   soak,
@@ -23,7 +24,7 @@ import {
 const CHART_DEFAULT: Variant = {
   name: 'chart default',
   script: BUNDLE,
-  nodeArgs: ['--max-old-space-size=96', '--max-semi-space-size=1', '--single-threaded'],
+  nodeArgs: CHART_NODE_ARGS,
   compileCache: true,
 };
 const NO_CACHE: Variant = { ...CHART_DEFAULT, name: 'chart default without compile cache', compileCache: false };

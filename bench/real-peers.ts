@@ -16,6 +16,8 @@ import { startProbe, until, type Probe } from './controller-probe.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLE = join(ROOT, 'dist', 'main.js');
+// The flags the chart passes for its default 192Mi limit: a heap cap of half the limit, then values.yaml `node.flags`.
+export const CHART_NODE_ARGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--single-threaded'];
 const M = 'thanos_store_discovery_';
 
 export interface Variant {

@@ -1,3 +1,5 @@
+// First: the stop signals are caught from here on, before the other modules load (see stop-signals.ts).
+import { stopRequested } from './stop-signals.ts';
 import { ConfigError, hookUrlProblem, loadConfig, type Config, type SourcesConfig } from './config.ts';
 import { ConsumerMonitor } from './controller/consumer-monitor.ts';
 import { publishedEndpoints } from './controller/endpoints.ts';
@@ -201,8 +203,10 @@ async function main(): Promise<number> {
 
   const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
   if (config.runOnce) {
-    await informersStarted;
     return runOnce({
+      started: informersStarted,
+      stopRequested,
+      stopWriting: () => fence.close(),
       read: () => reader.read(),
       desired,
       reconciler,
@@ -213,12 +217,6 @@ async function main(): Promise<number> {
       stop: () => Promise.all([configMaps.stop(), deployments.stop(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
     });
   }
-  // Listening from here on, so a signal during start-up also ends in an orderly stop.
-  const signalled = new Promise<string>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-
   // A poll may spend its whole retry budget before it reports (six requests of up to 20 s plus backoff: about
   // 2.2 minutes); silence beyond that means the loop is wedged.
   const heartbeat = new Heartbeat(3 * config.pollIntervalMs + 180_000);
@@ -269,7 +267,7 @@ async function main(): Promise<number> {
   await informersStarted;
   delivery?.start();
 
-  const ending = await lifecycle.run(signalled);
+  const ending = await lifecycle.run(stopRequested);
   // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
   return ending.reason === 'leadership lost' ? EXIT.failed : EXIT.ok;
 }

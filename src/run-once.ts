@@ -6,6 +6,12 @@ import type { Notifier } from './sinks/mattermost-notifier.ts';
 export const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
 
 export interface RunOnceParts {
+  /** The informers' first lists. */
+  started: Promise<unknown>;
+  /** Settles with a stop signal's name. */
+  stopRequested: Promise<string>;
+  /** Closes the write fence: no write starts after it. */
+  stopWriting: () => void;
   read: () => Promise<{ hosts: string[] }>;
   desired: DesiredHosts;
   reconciler: Reconciler;
@@ -17,10 +23,28 @@ export interface RunOnceParts {
   stop: () => Promise<unknown>;
 }
 
-/** For users who keep the CronJob: one poll, one pass, and an exit code that says how it went. */
+/**
+ * For users who keep the CronJob: one poll, one pass, and an exit code that says how it went. A stop signal ends it
+ * at once with 0, as a stopped Job should, and nothing is written after it: a pass in flight meets a closed fence,
+ * a read in flight is left unanswered.
+ */
 export async function runOnce(parts: RunOnceParts): Promise<number> {
+  const stopped = parts.stopRequested.then((signal) => {
+    parts.stopWriting();
+    parts.logger.info('stopping on a signal: nothing more is written', { signal });
+    return EXIT.ok;
+  });
+  try {
+    return await Promise.race([pass(parts), stopped]);
+  } finally {
+    await parts.stop();
+  }
+}
+
+async function pass(parts: RunOnceParts): Promise<number> {
   const { logger } = parts;
   try {
+    await parts.started;
     if (!parts.synced()) {
       const message = 'cannot read the Thanos ConfigMap and Deployment from Kubernetes; nothing was changed';
       logger.error(message);
@@ -39,7 +63,5 @@ export async function runOnce(parts: RunOnceParts): Promise<number> {
   } catch (error) {
     logger.error('run once failed', { error: describeError(error) });
     return EXIT.failed;
-  } finally {
-    await parts.stop();
   }
 }

@@ -7,9 +7,9 @@ import { freePort } from '../peers/ports.ts';
 import { TEST_AWS_CREDENTIALS, TEST_AWS_REGION } from '../peers/route53-fixture.ts';
 import { waitFor } from './wait.ts';
 
-const MAIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'src', 'main.ts');
+export const MAIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'src', 'main.ts');
 // The real Node binary: inside jest `process` is a sandbox copy, but execPath is the same Node 24 running jest.
-const NODE = (runInThisContext('process') as NodeJS.Process).execPath;
+export const NODE = (runInThisContext('process') as NodeJS.Process).execPath;
 
 export interface ControllerEnvOptions {
   kubeconfigPath: string;
