@@ -86,9 +86,10 @@ describe('leader election safety', () => {
           records: aRecords([host('a')]),
         });
         // The storm guard makes the leader hold a restart back for a few seconds: frozen then, it wakes with a pass
-        // due at once, racing its own renewal loop to the API.
+        // due at once, racing its own renewal loop to the API. The window must outlast the standby's start on a loaded
+        // machine (3 s did not), and end within the freeze (at least the 15 s lease).
         const replica = (name: string) =>
-          suite.startController(namespace, [zone], { LEADER_ELECTION: 'true', POD_NAME: name, RESTART_MIN_INTERVAL_SECONDS: '3' });
+          suite.startController(namespace, [zone], { LEADER_ELECTION: 'true', POD_NAME: name, RESTART_MIN_INTERVAL_SECONDS: '10' });
         const leader = await replica('leader');
         await waitFor(async () => (await leader.metric(LEADER)) === 1, 'the leader', 30_000, logTail(leader));
         await waitFor(
