@@ -97,8 +97,8 @@ interface Stream {
  * client-go's reflector rules hold too: a watch that ends within a second with no event, an ERROR event and a 410 are
  * failures, backed off alike (a relist included); an ERROR event is no sign of life (it refreshes neither the
  * backoff nor the staleness clock); the stream's callbacks never abort or open a request themselves (that waits until
- * the client's handler has returned); and an exception from `onChange` or any callback
- * is caught, logged and counted. Staleness is measured on the monotonic clock: a wall-clock step cannot fail `/readyz`.
+ * the client's handler has returned); and an exception from `onChange` or any callback is caught, logged and
+ * counted. Staleness is measured on the monotonic clock: a wall-clock step cannot fail `/readyz`.
  */
 export class SingleObjectInformer<T extends WatchedObject> {
   private readonly options: SingleObjectInformerOptions<T>;

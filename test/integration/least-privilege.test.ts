@@ -1,10 +1,11 @@
 // The chart's Role is all the controller needs, and no more: the controller runs here with a token for the chart's
 // own ServiceAccount (not as the admin) through a fresh start and its repairs, and the API server's authorizer is
 // asked what else that account could do.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, AppsV1Api, CoreV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { chartInstallArgs, helmForTests } from '../support/tools.ts';
-import { accessDecisions, kubeConfigFrom, writeServiceAccountKubeconfig } from '../support/service-account.ts';
+import { accessDecisions, kubeConfigFrom, writeExecPluginKubeconfig, writeServiceAccountKubeconfig } from '../support/service-account.ts';
 import {
   expectedFileSd,
   readConfigMap,
@@ -25,7 +26,7 @@ describe("least privilege: the chart's own ServiceAccount", () => {
   const helm = helmForTests();
 
   /** The chart installed for the test's Thanos objects, and a kubeconfig holding a token for its ServiceAccount. */
-  async function installChart(namespace: string): Promise<string> {
+  async function installChart(namespace: string, writeKubeconfig = writeServiceAccountKubeconfig): Promise<string> {
     const { controlPlane } = suite.peers;
     const result = await helm.run(
       chartInstallArgs(
@@ -39,11 +40,7 @@ describe("least privilege: the chart's own ServiceAccount", () => {
       ),
     );
     if (result.code !== 0) throw new Error(`helm install failed (${result.code}):\n${result.stderr}`);
-    return writeServiceAccountKubeconfig(
-      controlPlane.kubeConfig(),
-      { namespace, name: ACCOUNT },
-      join(controlPlane.dir, `${namespace}-sa.kubeconfig`),
-    );
+    return writeKubeconfig(controlPlane.kubeConfig(), { namespace, name: ACCOUNT }, join(controlPlane.dir, `${namespace}-sa.kubeconfig`));
   }
 
   it(
@@ -82,6 +79,47 @@ describe("least privilege: the chart's own ServiceAccount", () => {
         logTail(running),
       );
       expect(running.output()).not.toMatch(/forbidden|HTTP 403/i);
+    }),
+  );
+
+  it(
+    'authenticates through a kubeconfig exec credential plugin (DEVELOPER_MODE), and reuses a token without expiry',
+    suite.logged(async () => {
+      const domain = 'exec-plugin.internal.example.com';
+      const hosts = [`cluster-a-grpc.${domain}`];
+      const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'exec-plugin', domain, records: aRecords(hosts) });
+      const kubeconfigPath = await installChart(namespace, writeExecPluginKubeconfig);
+
+      const running = await suite.startController(namespace, [zone], { KUBECONFIG: kubeconfigPath });
+      await waitFor(
+        async () => (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(hosts),
+        "the ConfigMap written with the plugin's credential",
+        30_000,
+        logTail(running),
+      );
+      await waitFor(
+        async () => templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(hosts),
+        "the Deployment rolled with the plugin's credential",
+        30_000,
+        logTail(running),
+      );
+      // client-node caches the credential once a run has finished; requests already waiting on the first run (the
+      // two informers' lists start together) may each have run the plugin.
+      const runs = async () => (await readFile(`${kubeconfigPath}.runs`, 'utf8')).split('\n').filter(Boolean).length;
+      const runsAtStart = await runs();
+      expect(runsAtStart).toBeGreaterThanOrEqual(1);
+      expect(runsAtStart).toBeLessThanOrEqual(2);
+
+      const more = [...hosts, `cluster-b-grpc.${domain}`];
+      await suite.peers.route53.upsertRecords(zone, aRecords(more));
+      await waitFor(
+        async () => templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(more),
+        'the new record published and rolled',
+        30_000,
+        logTail(running),
+      );
+      expect(await runs()).toBe(runsAtStart);
+      expect(running.output()).not.toMatch(/HTTP 401|HTTP 403|forbidden/i);
     }),
   );
 

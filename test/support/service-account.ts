@@ -14,18 +14,49 @@ export interface ServiceAccountRef {
  * the same API server and CA as `admin`; returns the path.
  */
 export async function writeServiceAccountKubeconfig(admin: KubeConfig, account: ServiceAccountRef, path: string): Promise<string> {
-  const cluster = admin.getCurrentCluster();
-  if (!cluster) throw new Error('the admin kubeconfig names no current cluster');
+  return writeKubeconfig(admin, account, path, { token: await serviceAccountToken(admin, account) });
+}
+
+/**
+ * The same identity through an exec credential plugin, as EKS and GKE kubeconfigs authenticate: a shell script
+ * beside the kubeconfig prints an ExecCredential holding the ServiceAccount's token (passed to it in `env`, as
+ * plugins get their settings) and counts its runs in `<path>.runs`. Returns the kubeconfig's path.
+ */
+export async function writeExecPluginKubeconfig(admin: KubeConfig, account: ServiceAccountRef, path: string): Promise<string> {
+  const plugin = `${path}.credential-plugin.sh`;
+  await writeFile(
+    plugin,
+    [
+      '#!/bin/sh',
+      `echo run >> '${path}.runs'`,
+      'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}\' "$TSD_TEST_TOKEN"',
+      '',
+    ].join('\n'),
+    { mode: 0o700 },
+  );
+  const token = await serviceAccountToken(admin, account);
+  return writeKubeconfig(admin, account, path, {
+    exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, env: [{ name: 'TSD_TEST_TOKEN', value: token }] },
+  });
+}
+
+async function serviceAccountToken(admin: KubeConfig, account: ServiceAccountRef): Promise<string> {
   const { status } = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
     ...account,
     body: { spec: { audiences: [], expirationSeconds: 3600 } },
   });
   if (!status?.token) throw new Error(`no token issued for ServiceAccount ${account.namespace}/${account.name}`);
+  return status.token;
+}
+
+async function writeKubeconfig(admin: KubeConfig, account: ServiceAccountRef, path: string, user: object): Promise<string> {
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error('the admin kubeconfig names no current cluster');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'test', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
-    users: [{ name: account.name, user: { token: status.token } }],
+    users: [{ name: account.name, user }],
     contexts: [{ name: 'test', context: { cluster: 'test', user: account.name, namespace: account.namespace } }],
     'current-context': 'test',
   };
