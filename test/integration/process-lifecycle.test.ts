@@ -9,6 +9,7 @@ import {
   THANOS_CONFIGMAP,
 } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
+import { parsePending } from '../../src/plan/pending-annotation.ts';
 import { aRecords, expectedHash, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
 import type { ControllerProcess } from '../support/controller-process.ts';
 
@@ -89,12 +90,14 @@ describe('process lifecycle', () => {
         await once();
         const kept = await readConfigMap(kubeConfig, namespace);
         expect(kept?.data?.[SD_KEY]).toBe(expectedFileSd(hosts));
-        expect(kept?.metadata?.annotations?.['thanos-store-discovery/pending-removals']).toBe(JSON.stringify({ [hosts[1]!]: 1 }));
+        const pending = parsePending(kept?.metadata?.annotations?.['thanos-store-discovery/pending-removals'], hosts);
+        expect([...pending.missing]).toEqual([[hosts[1], 1]]);
         await once();
         const confirmed = await readConfigMap(kubeConfig, namespace);
         expect(confirmed?.data?.[SD_KEY]).toBe(expectedFileSd(hosts.slice(0, 1)));
-        // Nothing pending any more: the annotation is gone (server-side apply drops a field we no longer send).
-        expect(confirmed?.metadata?.annotations).not.toHaveProperty(['thanos-store-discovery/pending-removals']);
+        // Nothing missing any more (the annotation may still carry the removal window's counts).
+        const after = parsePending(confirmed?.metadata?.annotations?.['thanos-store-discovery/pending-removals'], hosts.slice(0, 1));
+        expect(after.missing.size).toBe(0);
       }),
     );
 

@@ -10,6 +10,7 @@ import {
   THANOS_DEPLOYMENT,
 } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
+import { parsePending } from '../../src/plan/pending-annotation.ts';
 import { aRecords, expectedHash, logTail, METRICS, scenarioSuite, waitForPolls } from '../support/scenario.ts';
 
 const METRIC = 'thanos_store_discovery_';
@@ -41,7 +42,10 @@ describe('rollout safety rules on the real peers', () => {
       const pendingAnnotation = async () =>
         (await readConfigMap(kubeConfig, namespace))?.metadata?.annotations?.['thanos-store-discovery/pending-removals'];
       await waitFor(
-        async () => (await pendingAnnotation()) === JSON.stringify({ [hosts[2]!]: 1 }),
+        async () => {
+          const { missing } = parsePending(await pendingAnnotation(), hosts);
+          return missing.size === 1 && missing.get(hosts[2]!) === 1;
+        },
         'c pending',
         15_000,
         logTail(controller),
