@@ -1,5 +1,6 @@
-// Two projects: `unit` (pure logic and fakes at the client boundary, fast) and `integration` (the real peers:
-// kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores).
+// Three projects: `unit` (pure logic and fakes at the client boundary, fast), `integration` (the real peers:
+// kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores) and `cluster` (the
+// chart, the image and Thanos as pods under a real kubelet, test/peers/node.ts).
 import { createDefaultEsmPreset } from 'ts-jest';
 
 const esm = {
@@ -16,6 +17,12 @@ export default {
       ...esm,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/peers/global-setup.ts',
+    },
+    {
+      ...esm,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts'],
       globalSetup: '<rootDir>/test/peers/global-setup.ts',
     },
   ],
