@@ -1,7 +1,7 @@
 // The chart, the project's image and Thanos Query as pods under a real kubelet (issue 17). Each step asserts what a
 // user would check with kubectl: pod readiness through the kubelet's probes, logs, the objects' status, and what each
 // Thanos Query pod serves (read through the API server's pod proxy, as `kubectl get --raw` would).
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AppsV1Api,
@@ -373,6 +373,25 @@ describe('the chart, the image and Thanos Query on a real node', () => {
       process.stderr.write(`[cluster] RESTART_MODE=none: ${JSON.stringify(samples)}\n`);
     },
     2 * STEP_TIMEOUT_MS,
+  );
+
+  it(
+    "the chart's memory limit is the container's cgroup limit; at rest no OOM kill",
+    async () => {
+      const { core, namespace } = ready();
+      const [pod] = await livePods(core, namespace, CONTROLLER_LABEL);
+      const status = pod?.status?.containerStatuses?.[0];
+      // containerd names the container's v1 memory cgroup after its id (the kubelet runs without QoS cgroups here).
+      const cgroup = `/sys/fs/cgroup/memory/k8s.io/${status?.containerID?.replace(/^containerd:\/\//, '')}`;
+      const limit = pod?.spec?.containers[0]?.resources?.limits?.memory;
+      expect(limit).toBe('192Mi');
+      expect(Number(await readFile(join(cgroup, 'memory.limit_in_bytes'), 'utf8'))).toBe(192 * 1024 * 1024);
+      expect(await readFile(join(cgroup, 'memory.oom_control'), 'utf8')).toMatch(/^oom_kill 0$/m);
+      expect(status?.restartCount).toBe(0);
+      const rss = /^total_rss (\d+)$/m.exec(await readFile(join(cgroup, 'memory.stat'), 'utf8'))?.[1];
+      process.stderr.write(`[cluster] controller at rest: RSS ${(Number(rss) / 2 ** 20).toFixed(1)} MiB of a ${limit} limit\n`);
+    },
+    STEP_TIMEOUT_MS,
   );
 
   it(
