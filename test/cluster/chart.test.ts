@@ -428,4 +428,33 @@ describe('the chart, the image and Thanos Query on a real node', () => {
     },
     STEP_TIMEOUT_MS,
   );
+
+  it(
+    'helm uninstall: the controller goes, its ConfigMap stays and Thanos keeps serving the last list without a restart',
+    async () => {
+      const { core, namespace, kubeConfig, helm, node } = ready();
+      const thanosPods = (await livePods(core, namespace, THANOS_LABEL)).map((p) => p.metadata?.name as string).sort();
+      const before = await readConfigMap(kubeConfig, namespace);
+      const uninstall = await helm.run([
+        'uninstall',
+        RELEASE,
+        '--namespace',
+        namespace,
+        '--kubeconfig',
+        node.controlPlane.kubeconfigPath,
+        '--wait',
+      ]);
+      expect(uninstall.code).toBe(0);
+      await waitFor(
+        async () => (await livePods(core, namespace, CONTROLLER_LABEL)).length === 0,
+        'the controller pod gone',
+        POD_TIMEOUT_MS,
+        context,
+      );
+      expect((await readConfigMap(kubeConfig, namespace))?.data).toEqual(before?.data);
+      expect((await livePods(core, namespace, THANOS_LABEL)).map((p) => p.metadata?.name as string).sort()).toEqual(thanosPods);
+      for (const pod of thanosPods) expect(await storesOf(core, namespace, pod)).toEqual(published([A, B]));
+    },
+    STEP_TIMEOUT_MS,
+  );
 });
