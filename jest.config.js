@@ -1,5 +1,6 @@
-// Two projects: `unit` (pure logic and fakes at the client boundary, fast, run in parallel) and `integration` (the real
-// peers: kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores).
+// Three projects: `unit` (pure logic and fakes at the client boundary, fast, run in parallel), `integration` (the real
+// peers: kube-apiserver + etcd, moto, a webhook receiver; one file at a time, they are heavy on 2 cores) and `cluster`
+// (the chart, the image and Thanos as pods under a real kubelet, test/peers/node.ts; one file at a time too).
 import { createDefaultEsmPreset } from 'ts-jest';
 
 const esm = {
@@ -18,6 +19,13 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/peers/global-setup.ts',
       // The peers are heavy for 2 cores: one test file at a time keeps timings honest.
+      runner: '<rootDir>/test/serial-runner.js',
+    },
+    {
+      ...esm,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/peers/global-setup.ts',
       runner: '<rootDir>/test/serial-runner.js',
     },
   ],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the real peers (kube-apiserver, kube-controller-manager, etcd, helm, thanos, kwok, prometheus, promtool)
-# and helm-docs (which writes the chart README's values table)
+# Builds the real peers (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd, helm, thanos, kwok,
+# prometheus, promtool) and helm-docs (which writes the chart README's values table)
 # from the Go module proxy, the Route53 emulator (moto) from PyPI, and fetches the prometheus-operator CRDs, into a
 # cache outside the repo, keyed by version, so only the first run pays for the build. Prints `name=path` lines for
 # every peer it made sure of.
@@ -14,7 +14,8 @@ cache="${TSD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/thanos-store-discovery}"
 mkdir -p "$cache/bin" "$cache/src" "$cache/locks"
 log() { echo "[peers] $*" >&2; }
 # Longest first, so a slot never waits behind a short one; the second kube command comes from the first's build.
-ALL_PEERS=(kube-apiserver thanos promtool prometheus etcd kwok helm helm-docs moto prometheus-operator-crds kube-controller-manager)
+ALL_PEERS=(kube-apiserver thanos promtool prometheus etcd kwok helm helm-docs moto prometheus-operator-crds
+  kube-controller-manager kube-scheduler kubelet node-runtime node-images)
 
 # locked NAME CMD...: runs CMD holding the lock of NAME, so tests, the demo and other checkouts sharing the cache
 # never build the same thing twice at once, while different peers build side by side.
@@ -30,15 +31,19 @@ locked() {
 # wrapper_module DIR REQUIRE [extra go.mod lines] [package ...]: a module that requires the peer's module. A
 # dependency's replace directives are ignored, so the wrapper carries the ones the peer's own go.mod has. Listing the
 # packages once fills go.sum, after which several binaries can be built from it at once without writing to it.
+# `ready` names the packages listed so far: a wrapper made for fewer packages (an older cache) lists the new ones too.
 wrapper_module() {
-  local dir=$1 require=$2 extra=$3
+  local dir=$1 require=$2 extra=$3 p listed=1
   shift 3
-  [[ -f "$dir/ready" ]] && return
+  for p in "$@"; do grep -qxF "$p" "$dir/ready" 2>/dev/null || listed=0; done
+  ((listed)) && return
   command -v go >/dev/null || { log "go is required to build $require"; exit 1; }
-  rm -rf "$dir" && mkdir -p "$dir"
-  printf 'module tsd.local/%s\n\ngo 1.26.0\n\nrequire %s\n%s\n' "$(basename "$dir")" "$require" "$extra" >"$dir/go.mod"
+  if [[ ! -f "$dir/ready" ]]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    printf 'module tsd.local/%s\n\ngo 1.26.0\n\nrequire %s\n%s\n' "$(basename "$dir")" "$require" "$extra" >"$dir/go.mod"
+  fi
   (cd "$dir" && go list -mod=mod -deps "$@" >/dev/null)
-  touch "$dir/ready"
+  printf '%s\n' "$@" >"$dir/ready"
 }
 
 # go_build NAME VERSION WRAPPER_DIR PACKAGE [ldflags] [build tags]: builds PACKAGE of a prepared wrapper module.
@@ -65,10 +70,10 @@ for r in json.load(sys.stdin).get("Replace") or []:
         print("replace %s => %s %s" % (old, r["New"]["Path"], r["New"]["Version"]))'
 }
 
-# kube-apiserver and kube-controller-manager come from one wrapper of k8s.io/kubernetes, whose go.mod points its
-# staging modules at ./staging paths; each is published as v0.<minor>.<patch>, which the wrapper replaces them with.
-# One `go build` makes both: they share most packages, and two builds side by side would compile each twice.
-KUBE_COMMANDS=(kube-apiserver kube-controller-manager)
+# The kube commands come from one wrapper of k8s.io/kubernetes, whose go.mod points its staging modules at ./staging
+# paths; each is published as v0.<minor>.<patch>, which the wrapper replaces them with. One `go build` makes the
+# missing ones: they share most packages, and builds side by side would compile each shared package twice.
+KUBE_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 build_kube_commands() {
   local v=$KUBERNETES_VERSION minor staging replaces="" c pkgs=() missing=()
   for c in "${KUBE_COMMANDS[@]}"; do [[ -x "$cache/bin/$c-$v" ]] || missing+=("$c"); done
@@ -170,13 +175,71 @@ build_moto() {
   echo "moto_server=$venv/bin/moto_server"
 }
 
+# What a real node runs besides the kubelet, from Debian: containerd and runc, the CNI plugins, busybox-static (the
+# pause and Thanos images are made from it) and buildah (makes those images). Installed only when one is missing.
+NODE_RUNTIME_PACKAGES=(containerd runc containernetworking-plugins busybox-static buildah)
+install_node_runtime() {
+  local missing=() p
+  for p in "${NODE_RUNTIME_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+  done
+  if ((${#missing[@]} > 0)); then
+    command -v apt-get >/dev/null || { log "apt-get is required to install ${missing[*]}"; exit 1; }
+    log "installing ${missing[*]} (apt-get; first run only)"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+  echo "containerd=$(command -v containerd)"
+  echo "ctr=$(command -v ctr)"
+  echo "runc=$(command -v runc)"
+  echo "cni-plugins=/usr/lib/cni"
+  echo "busybox=/bin/busybox"
+  echo "buildah=$(command -v buildah)"
+}
+
+# The images a real node runs that no registry can give here, as OCI archives for `ctr image import`: the pod sandbox
+# (pause: busybox-static's shell waiting for a signal) and Thanos (the built binary on busybox-static). buildah works
+# in a storage of its own, removed once the archives are written, so the machine's image store is never touched.
+PAUSE_IMAGE=localhost/tsd-pause:1
+build_node_images() {
+  local out="$cache/images" peers thanos work b c
+  peers=$(bash "$here/build.sh" thanos node-runtime)
+  thanos=$(sed -n 's/^thanos=//p' <<<"$peers")
+  local thanos_image="localhost/tsd-thanos:${THANOS_VERSION#v}"
+  mkdir -p "$out"
+  if [[ ! -s "$out/pause.tar" || ! -s "$out/thanos-$THANOS_VERSION.tar" ]]; then
+    log "making the pause and Thanos images (first run only)"
+    work=$(mktemp -d "$cache/images/buildah.XXXXXX")
+    b=(buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs)
+    c=$("${b[@]}" from scratch)
+    "${b[@]}" copy "$c" /bin/busybox /bin/busybox >/dev/null
+    "${b[@]}" config --entrypoint '["/bin/busybox","sh","-c","trap \"exit 0\" TERM INT; while :; do /bin/busybox sleep 3600 & wait; done"]' "$c"
+    "${b[@]}" commit -q "$c" "$PAUSE_IMAGE" >/dev/null
+    "${b[@]}" push -q "$PAUSE_IMAGE" "oci-archive:$out/pause.tar.tmp:$PAUSE_IMAGE"
+    c=$("${b[@]}" from scratch)
+    "${b[@]}" copy "$c" /bin/busybox /bin/busybox >/dev/null
+    "${b[@]}" copy "$c" "$thanos" /bin/thanos >/dev/null
+    "${b[@]}" config --entrypoint '["/bin/thanos"]' --user 1001:1001 "$c"
+    "${b[@]}" commit -q "$c" "$thanos_image" >/dev/null
+    "${b[@]}" push -q "$thanos_image" "oci-archive:$out/thanos-$THANOS_VERSION.tar.tmp:$thanos_image"
+    "${b[@]}" rm -a >/dev/null
+    rm -rf "$work"
+    mv "$out/pause.tar.tmp" "$out/pause.tar"
+    mv "$out/thanos-$THANOS_VERSION.tar.tmp" "$out/thanos-$THANOS_VERSION.tar"
+  fi
+  echo "pause-image=$PAUSE_IMAGE=$out/pause.tar"
+  echo "thanos-image=$thanos_image=$out/thanos-$THANOS_VERSION.tar"
+}
+
 build_one() {
   case $1 in
-    kube-apiserver | kube-controller-manager) locked "kubernetes-$KUBERNETES_VERSION" build_kube_commands | grep "^$1=" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet) locked "kubernetes-$KUBERNETES_VERSION" build_kube_commands | grep "^$1=" ;;
     etcd) locked etcd build_etcd ;;
     helm) locked helm build_helm ;;
     helm-docs) locked helm-docs build_helm_docs ;;
     moto) locked moto build_moto ;;
+    node-runtime) locked apt install_node_runtime ;;
+    node-images) locked node-images build_node_images ;;
     thanos) locked thanos build_thanos ;;
     kwok) locked kwok build_kwok ;;
     prometheus | promtool) locked "$1" build_prometheus_cmd "$1" ;;

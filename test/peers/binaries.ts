@@ -6,6 +6,10 @@ export const PEER_NAMES = [
   'etcd',
   'kube-apiserver',
   'kube-controller-manager',
+  'kube-scheduler',
+  'kubelet',
+  'node-runtime',
+  'node-images',
   'helm',
   'helm-docs',
   'moto',
@@ -19,10 +23,15 @@ export type PeerName = (typeof PEER_NAMES)[number];
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/peers/build.sh', import.meta.url));
 // build.sh names each output after the executable it made; moto's is its server entry point, the CRDs' a directory.
+// node-runtime and node-images print several lines (read them with resolvePeerOutputs); these are their first.
 const OUTPUT_KEY: Record<PeerName, string> = {
   etcd: 'etcd',
   'kube-apiserver': 'kube-apiserver',
   'kube-controller-manager': 'kube-controller-manager',
+  'kube-scheduler': 'kube-scheduler',
+  kubelet: 'kubelet',
+  'node-runtime': 'containerd',
+  'node-images': 'pause-image',
   helm: 'helm',
   'helm-docs': 'helm-docs',
   moto: 'moto_server',
@@ -69,13 +78,10 @@ function runBuildScript(
 }
 
 /**
- * Paths of the peers' executables, built and cached by scripts/peers/build.sh (which waits for a build another
- * process holds the lock for). Throws a PeerError naming the first peer that could not be built.
+ * Every `name=value` line scripts/peers/build.sh printed for the peers, which it builds and caches (waiting for a
+ * build another process holds the lock for). Throws a PeerError naming the first peer that could not be built.
  */
-export async function resolvePeerBinaries<N extends PeerName>(
-  names: readonly N[],
-  options: ResolveOptions = {},
-): Promise<Record<N, string>> {
+export async function resolvePeerOutputs(names: readonly PeerName[], options: ResolveOptions = {}): Promise<Map<string, string>> {
   let result: Awaited<ReturnType<typeof runBuildScript>>;
   try {
     result = await runBuildScript(names, options.onLog);
@@ -87,15 +93,22 @@ export async function resolvePeerBinaries<N extends PeerName>(
     const at = line.indexOf('=');
     if (at > 0) printed.set(line.slice(0, at), line.slice(at + 1));
   }
-  const paths = {} as Record<N, string>;
   for (const name of names) {
-    const path = printed.get(OUTPUT_KEY[name]);
-    if (path === undefined) {
-      const how = result.code === 0 ? 'build.sh printed no path for it' : `build.sh exited with ${result.code}`;
-      const stderr = tail(result.stderr, STDERR_TAIL_LINES);
-      throw new PeerError(name, `could not be built (${how}); build.sh stderr:\n${stderr}`);
-    }
-    paths[name] = path;
+    if (printed.has(OUTPUT_KEY[name])) continue;
+    const how = result.code === 0 ? 'build.sh printed no path for it' : `build.sh exited with ${result.code}`;
+    const stderr = tail(result.stderr, STDERR_TAIL_LINES);
+    throw new PeerError(name, `could not be built (${how}); build.sh stderr:\n${stderr}`);
   }
+  return printed;
+}
+
+/** Paths of the peers' executables (see resolvePeerOutputs). */
+export async function resolvePeerBinaries<N extends PeerName>(
+  names: readonly N[],
+  options: ResolveOptions = {},
+): Promise<Record<N, string>> {
+  const printed = await resolvePeerOutputs(names, options);
+  const paths = {} as Record<N, string>;
+  for (const name of names) paths[name] = printed.get(OUTPUT_KEY[name]) as string;
   return paths;
 }

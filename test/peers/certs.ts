@@ -92,8 +92,11 @@ async function createLeaf(
   return { cert, key };
 }
 
-/** A serving CA and cert (127.0.0.1, localhost), a client CA and admin cert, and a service-account RSA key pair. */
-export async function createCertificates(dir: string): Promise<ControlPlaneCerts> {
+/**
+ * A serving CA and cert (127.0.0.1, localhost and `address`), a client CA and admin cert, and a service-account RSA
+ * key pair.
+ */
+export async function createCertificates(dir: string, address = '127.0.0.1'): Promise<ControlPlaneCerts> {
   const leafUsage = 'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature';
   const serviceAccountPrivateKey = join(dir, 'service-account.key');
   const serviceAccountPublicKey = join(dir, 'service-account.pub');
@@ -113,7 +116,7 @@ export async function createCertificates(dir: string): Promise<ControlPlaneCerts
       'apiserver',
       servingCa,
       { cn: 'kube-apiserver' },
-      `${leafUsage}\nextendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1, DNS:localhost`,
+      `${leafUsage}\nextendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1${address === '127.0.0.1' ? '' : `, IP:${address}`}, DNS:localhost`,
     ),
     createLeaf(dir, 'admin', clientCa, { cn: 'admin', org: 'system:masters' }, `${leafUsage}\nextendedKeyUsage = clientAuth`),
   ]);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { resolvePeerBinaries } from './binaries.ts';
 import type { ControlPlane } from './control-plane.ts';
-import { startPeerProcess, type PeerProcess } from './peer-process.ts';
+import { startPeerProcess, type PeerProcess, type WrapCommand } from './peer-process.ts';
 
 /** The node kwok keeps Ready; pods name it in `spec.nodeName`, since no scheduler runs. */
 export const FAKE_NODE = 'kwok-node-0';
@@ -16,6 +16,31 @@ const MANAGED_LABEL = 'tsd.test/kwok';
 export interface ClusterControllers {
   stop(): Promise<void>;
   logTail(): string;
+}
+
+/**
+ * kube-controller-manager running `controllers` against the control plane, its log in the control plane's dir;
+ * `wrap` rewrites its command line (e.g. to start it in a network namespace).
+ */
+export function startControllerManager(
+  controlPlane: ControlPlane,
+  binary: string,
+  options: { controllers: readonly string[]; extraArgs?: readonly string[]; wrap?: WrapCommand },
+): PeerProcess {
+  const args = [
+    `--kubeconfig=${controlPlane.kubeconfigPath}`,
+    `--controllers=${options.controllers.join(',')}`,
+    '--leader-elect=false',
+    '--secure-port=0',
+    '--kube-api-qps=100',
+    '--kube-api-burst=200',
+    ...(options.extraArgs ?? []),
+  ];
+  return startPeerProcess({
+    peer: 'kube-controller-manager',
+    ...(options.wrap?.(binary, args) ?? { command: binary, args }),
+    logPath: join(controlPlane.dir, 'kube-controller-manager.log'),
+  });
 }
 
 export async function startClusterControllers(controlPlane: ControlPlane): Promise<ClusterControllers> {
@@ -33,18 +58,8 @@ export async function startClusterControllers(controlPlane: ControlPlane): Promi
   };
   try {
     processes.push(
-      startPeerProcess({
-        peer: 'kube-controller-manager',
-        command: binaries['kube-controller-manager'],
-        args: [
-          `--kubeconfig=${kubeconfig}`,
-          '--controllers=deployment-controller,replicaset-controller',
-          '--leader-elect=false',
-          '--secure-port=0',
-          '--kube-api-qps=100',
-          '--kube-api-burst=200',
-        ],
-        logPath: join(controlPlane.dir, 'kube-controller-manager.log'),
+      startControllerManager(controlPlane, binaries['kube-controller-manager'], {
+        controllers: ['deployment-controller', 'replicaset-controller'],
       }),
       startPeerProcess({
         peer: 'kwok',

@@ -8,18 +8,32 @@ import { stringify } from 'yaml';
 import { resolvePeerBinaries } from './binaries.ts';
 import { createCertificates, type ControlPlaneCerts } from './certs.ts';
 import { PeerError } from './peer-error.ts';
-import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady, type PeerProcess } from './peer-process.ts';
+import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady, type PeerProcess, type WrapCommand } from './peer-process.ts';
 import { freePorts } from './ports.ts';
 
 const ETCD_READY_TIMEOUT_MS = 30_000;
 const APISERVER_READY_TIMEOUT_MS = 90_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
+export interface ControlPlaneOptions {
+  /** The address etcd serves clients on and the API server binds to and advertises; 127.0.0.1 when omitted. */
+  address?: string;
+  /** Rewrites each peer's command line, e.g. to start it in a network namespace of the run's own. */
+  wrap?: WrapCommand;
+  /**
+   * Keeps the ServiceAccount admission plugin, which mounts each pod's projected token: a real node needs it, and
+   * then kube-controller-manager must create the namespaces' default ServiceAccounts.
+   */
+  serviceAccountAdmission?: boolean;
+  extraApiServerArgs?: readonly string[];
+}
+
 /** etcd + kube-apiserver on loopback, admin access through a client certificate (envtest's setup). */
 export interface ControlPlane {
   /** Holds the certs, the kubeconfig, etcd's data and each peer's log (etcd.log, kube-apiserver.log). */
   readonly dir: string;
   readonly kubeconfigPath: string;
+  readonly certs: ControlPlaneCerts;
   /** https://127.0.0.1:<port>; stays the same across stopApiServer/startApiServer. */
   readonly server: string;
   /** A freshly loaded KubeConfig for the admin user. */
@@ -83,7 +97,9 @@ function namespaceName(prefix: string): string {
   return `${base}-${randomBytes(4).toString('hex')}`;
 }
 
-export async function startControlPlane(): Promise<ControlPlane> {
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const address = options.address ?? '127.0.0.1';
+  const wrap = options.wrap ?? ((command: string, args: readonly string[]) => ({ command, args: [...args] }));
   const binaries = await resolvePeerBinaries(['etcd', 'kube-apiserver']);
   const dir = await mkdtemp(join(tmpdir(), 'tsd-control-plane-'));
   trackTempDir(dir);
@@ -100,23 +116,22 @@ export async function startControlPlane(): Promise<ControlPlane> {
   };
 
   try {
-    const certs = await createCertificates(dir);
+    const certs = await createCertificates(dir, address);
     const tls: TlsFiles = {
       ca: await readFile(certs.servingCaCert),
       cert: await readFile(certs.adminCert),
       key: await readFile(certs.adminKey),
     };
     const [etcdClientPort, etcdPeerPort, apiPort] = (await freePorts(3)) as [number, number, number];
-    const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
+    const etcdUrl = `http://${address}:${etcdClientPort}`;
     const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${address}:${apiPort}`;
     const kubeconfigPath = join(dir, 'kubeconfig.yaml');
     await writeKubeconfig(kubeconfigPath, server, certs);
 
     etcd = startPeerProcess({
       peer: 'etcd',
-      command: binaries.etcd,
-      args: [
+      ...wrap(binaries.etcd, [
         `--data-dir=${join(dir, 'etcd-data')}`,
         `--listen-client-urls=${etcdUrl}`,
         `--advertise-client-urls=${etcdUrl}`,
@@ -125,7 +140,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
         `--initial-cluster=tsd-test=${etcdPeerUrl}`,
         '--name=tsd-test',
         '--unsafe-no-fsync=true',
-      ],
+      ]),
       logPath: join(dir, 'etcd.log'),
     });
     const etcdProcess = etcd;
@@ -138,8 +153,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
 
     const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'apiserver-certs')}`,
       `--tls-cert-file=${certs.servingCert}`,
@@ -151,8 +166,9 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--authorization-mode=RBAC',
       '--service-cluster-ip-range=10.0.0.0/24',
       '--allow-privileged=true',
-      '--disable-admission-plugins=ServiceAccount',
+      ...(options.serviceAccountAdmission === true ? [] : ['--disable-admission-plugins=ServiceAccount']),
       '--endpoint-reconciler-type=none',
+      ...(options.extraApiServerArgs ?? []),
     ];
     const startApiServer = async (): Promise<void> => {
       if (stopped) throw new PeerError('kube-apiserver', 'the control plane was stopped');
@@ -162,8 +178,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       }
       const proc = startPeerProcess({
         peer: 'kube-apiserver',
-        command: binaries['kube-apiserver'],
-        args: apiserverArgs,
+        ...wrap(binaries['kube-apiserver'], apiserverArgs),
         logPath: join(dir, 'kube-apiserver.log'),
       });
       apiserver = proc;
@@ -191,6 +206,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
     return {
       dir,
       kubeconfigPath,
+      certs,
       server,
       kubeConfig,
       startApiServer,

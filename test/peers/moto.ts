@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePeerBinaries } from './binaries.ts';
 import { PeerError } from './peer-error.ts';
-import { startPeerInDir } from './peer-process.ts';
+import { startPeerInDir, type WrapCommand } from './peer-process.ts';
 import { freePort } from './ports.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -11,7 +11,7 @@ const PROBE_TIMEOUT_MS = 2_000;
 
 /** moto's server mode: one endpoint for every AWS service, Route53 included. */
 export interface Moto {
-  /** http://127.0.0.1:<port>, for an SDK client's `endpoint`. */
+  /** http://<address>:<port>, for an SDK client's `endpoint`. */
   readonly endpoint: string;
   readonly logPath: string;
   /** Drops every zone and record (POST /moto-api/reset). */
@@ -20,15 +20,17 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
-export async function startMoto(): Promise<Moto> {
+/** `address` (127.0.0.1 when omitted) is where it listens; `wrap` rewrites its command line (see ControlPlaneOptions). */
+export async function startMoto(options: { address?: string; wrap?: WrapCommand } = {}): Promise<Moto> {
   const { moto: motoServer } = await resolvePeerBinaries(['moto']);
   const dir = await mkdtemp(join(tmpdir(), 'tsd-moto-'));
   const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const address = options.address ?? '127.0.0.1';
+  const endpoint = `http://${address}:${port}`;
+  const args = ['-H', address, '-p', String(port)];
   const { proc, stop } = await startPeerInDir({
     peer: 'moto',
-    command: motoServer,
-    args: ['-H', '127.0.0.1', '-p', String(port)],
+    ...(options.wrap?.(motoServer, args) ?? { command: motoServer, args }),
     logPath: join(dir, 'moto.log'),
     dir,
     ready: `answering at ${endpoint}`,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runInThisContext } from 'node:vm';
@@ -60,19 +60,27 @@ function onAbnormalExit(cleanup: () => void): () => void {
   return () => registry.delete(cleanup);
 }
 
+/**
+ * Runs `command` (synchronously, from an exit hook, or from a reaper if the test process is killed) should the test
+ * process end before the returned function is called; the owner calls it once it has cleaned up itself.
+ */
+export function cleanUpOnAbnormalExit(command: readonly string[]): () => void {
+  const reaper = startReaper(command);
+  const forget = onAbnormalExit(() => {
+    spawnSync(command[0] as string, command.slice(1), { stdio: 'ignore' });
+    stopReaper(reaper);
+  });
+  return () => {
+    forget();
+    stopReaper(reaper);
+  };
+}
+
 const tempDirs = new Map<string, () => void>();
 
 /** Removed by an exit hook or a reaper if the test process dies before its owner cleans up. */
 export function trackTempDir(dir: string): void {
-  const reaper = startReaper(['rm', '-rf', dir]);
-  const forget = onAbnormalExit(() => {
-    rmSync(dir, { recursive: true, force: true });
-    stopReaper(reaper);
-  });
-  tempDirs.set(dir, () => {
-    forget();
-    stopReaper(reaper);
-  });
+  tempDirs.set(dir, cleanUpOnAbnormalExit(['rm', '-rf', dir]));
 }
 
 export function removeTempDir(dir: string): void {
@@ -112,6 +120,9 @@ function readTail(logPath: string, lines: number): string {
     return '(no log)';
   }
 }
+
+/** Rewrites a peer's command line, e.g. to start it in a network namespace of the run's own. */
+export type WrapCommand = (command: string, args: readonly string[]) => { command: string; args: string[] };
 
 /** Starts a peer with stdout and stderr appended to `logPath` (never to the test output). */
 export function startPeerProcess(options: {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { resolvePeerBinaries } from './binaries.ts';
 import { withPrivateHosts, type HostsFile } from './hosts-namespace.ts';
 import { PeerError } from './peer-error.ts';
-import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady, type PeerProcess } from './peer-process.ts';
+import { removeTempDir, startPeerProcess, trackTempDir, waitUntilReady, type PeerProcess, type WrapCommand } from './peer-process.ts';
 import { freePorts } from './ports.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -31,6 +31,8 @@ export async function startThanosStore(options: {
   grpcPort: number;
   /** gRPC over TLS with this serving pair; with `clientCa`, clients must present a certificate it signed (mTLS). */
   tls?: { cert: string; key: string; clientCa?: string };
+  /** Rewrites its command line, e.g. to start it in a node's network namespace (see ControlPlaneOptions). */
+  wrap?: WrapCommand;
 }): Promise<ThanosStore> {
   const binary = await thanosBinary();
   const dir = await mkdtemp(join(tmpdir(), 'tsd-thanos-store-'));
@@ -40,24 +42,24 @@ export async function startThanosStore(options: {
   await writeFile(objstore, `type: FILESYSTEM\nconfig:\n  directory: ${join(dir, 'bucket')}\n`);
   const [httpPort] = (await freePorts(1)) as [number];
   const grpcAddress = `${options.ip}:${options.grpcPort}`;
+  const args = [
+    'store',
+    `--data-dir=${join(dir, 'data')}`,
+    `--objstore.config-file=${objstore}`,
+    `--grpc-address=${grpcAddress}`,
+    `--http-address=${options.ip}:${httpPort}`,
+    '--log.level=warn',
+    ...(options.tls === undefined
+      ? []
+      : [
+          `--grpc-server-tls-cert=${options.tls.cert}`,
+          `--grpc-server-tls-key=${options.tls.key}`,
+          ...(options.tls.clientCa === undefined ? [] : [`--grpc-server-tls-client-ca=${options.tls.clientCa}`]),
+        ]),
+  ];
   const proc = startPeerProcess({
     peer: `thanos store ${grpcAddress}`,
-    command: binary,
-    args: [
-      'store',
-      `--data-dir=${join(dir, 'data')}`,
-      `--objstore.config-file=${objstore}`,
-      `--grpc-address=${grpcAddress}`,
-      `--http-address=${options.ip}:${httpPort}`,
-      '--log.level=warn',
-      ...(options.tls === undefined
-        ? []
-        : [
-            `--grpc-server-tls-cert=${options.tls.cert}`,
-            `--grpc-server-tls-key=${options.tls.key}`,
-            ...(options.tls.clientCa === undefined ? [] : [`--grpc-server-tls-client-ca=${options.tls.clientCa}`]),
-          ]),
-    ],
+    ...(options.wrap?.(binary, args) ?? { command: binary, args }),
     logPath: join(dir, 'store.log'),
   });
   const stop = async (): Promise<void> => {

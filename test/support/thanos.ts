@@ -1,4 +1,13 @@
-import { ApiException, AppsV1Api, CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1Container,
+  type V1Deployment,
+  type V1PodSpec,
+} from '@kubernetes/client-node';
 
 export const THANOS_DEPLOYMENT = 'thanos-query';
 export const THANOS_CONFIGMAP = 'thanos-store-sd';
@@ -8,12 +17,13 @@ export const HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
 /**
  * A Thanos Query Deployment as a chart would make it. Without a controller-manager it never gets pods; `nodeName`
  * binds its pods to a node (no scheduler runs in the tests), for the rollout tests where kwok plays that node.
+ * On a real node, `container`, `sidecars` and `pod` add what real containers need (image, flags, probes, hostAliases).
  */
 export async function createThanosDeployment(
   kubeConfig: KubeConfig,
   namespace: string,
   name = THANOS_DEPLOYMENT,
-  options: { nodeName?: string } = {},
+  options: { nodeName?: string; container?: Partial<V1Container>; sidecars?: V1Container[]; pod?: Partial<V1PodSpec> } = {},
 ): Promise<V1Deployment> {
   const labels = { 'app.kubernetes.io/name': 'thanos-query' };
   return kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
@@ -34,9 +44,12 @@ export async function createThanosDeployment(
                 image: 'quay.io/thanos/thanos:v0.39.2',
                 args: ['query', '--store.sd-files=/etc/thanos/sd/servicediscovery.yml'],
                 volumeMounts: [{ name: 'sd', mountPath: '/etc/thanos/sd' }],
+                ...options.container,
               },
+              ...(options.sidecars ?? []),
             ],
             volumes: [{ name: 'sd', configMap: { name: THANOS_CONFIGMAP, optional: true } }],
+            ...options.pod,
           },
         },
       },
