@@ -1,6 +1,7 @@
 import type { OutputFormat, RestartMode } from '../config.ts';
 import { renderPublished, settingsDiffer } from '../endpoint-config/publish.ts';
 import type { EndpointSettings } from '../endpoint-config/settings.ts';
+import { samePendingState } from '../plan/pending-annotation.ts';
 import { diffEndpoints, parseEndpointsFile, toEndpoints, type Endpoint } from './endpoints.ts';
 
 /** What the informer caches show, reduced to the facts a decision needs. */
@@ -94,7 +95,7 @@ function readPublished(
 // No annotation (the older tool's ConfigMap, or ours with nothing pending) means nothing pending.
 function samePending(input: DecisionInput): boolean {
   const observed = input.observed.configMap.exists ? input.observed.configMap.pendingAnnotation : undefined;
-  return (observed ?? NOTHING_PENDING) === (input.pendingRemovals ?? NOTHING_PENDING);
+  return samePendingState(observed, input.pendingRemovals ?? NOTHING_PENDING);
 }
 
 export const NOTHING_PENDING = '{}';

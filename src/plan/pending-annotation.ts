@@ -48,6 +48,31 @@ export function serialisePending(state: PendingState): string {
   return JSON.stringify({ v: 2, ...(groups.size > 0 ? { missing } : {}), ...(window.length > 0 ? { window } : {}) });
 }
 
+/**
+ * Whether the published annotation already says what `next` says, the ages of the window's entries aside: they change
+ * every poll, and writing the ConfigMap each poll only to age them (for a whole window after every removal) buys
+ * nothing. A restart that reads an entry as younger than it is holds a loss longer, the safe side; an entry that ages
+ * out, a new removal or a changed count still differ. No annotation is `{}`; an unreadable one never matches.
+ */
+export function samePendingState(published: string | undefined, next: string): boolean {
+  const observed = withoutAges(published ?? '{}');
+  return observed !== undefined && observed === withoutAges(next);
+}
+
+function withoutAges(text: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed)) return undefined;
+  const window = parsed['window'];
+  return JSON.stringify(
+    Array.isArray(window) ? { ...parsed, window: window.map((entry: unknown) => (Array.isArray(entry) ? entry.slice(1) : entry)) } : parsed,
+  );
+}
+
 /** Reads the annotation back for the hosts `published` now; anything malformed counts as nothing pending. */
 export function parsePending(text: string | undefined, published: readonly string[]): PendingState {
   const none: PendingState = { missing: new Map(), window: [] };
