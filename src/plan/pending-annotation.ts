@@ -55,6 +55,8 @@ export function serialisePending(state: PendingState): string {
  * out, a new removal or a changed count still differ. No annotation is `{}`; an unreadable one never matches.
  */
 export function samePendingState(published: string | undefined, next: string): boolean {
+  // The steady state, every pass: the same text, nothing to parse.
+  if ((published ?? '{}') === next) return true;
   const observed = withoutAges(published ?? '{}');
   return observed !== undefined && observed === withoutAges(next);
 }
