@@ -50,11 +50,12 @@ describe('a one-node cluster with a real kubelet', () => {
               name: 'thanos',
               image: thanosImage,
               imagePullPolicy: 'Never',
+              // Thanos prints its version on stderr; the pod log interleaves two streams in no set order.
               command: [
                 '/bin/busybox',
                 'sh',
                 '-c',
-                '/bin/busybox id -u; /bin/thanos --version; /bin/busybox cat /sys/fs/cgroup/memory/memory.limit_in_bytes',
+                '/bin/busybox id -u; /bin/thanos --version 2>&1; /bin/busybox cat /sys/fs/cgroup/memory/memory.limit_in_bytes',
               ],
               resources: { limits: { memory: '64Mi' } },
               securityContext: { runAsUser: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true },

@@ -56,6 +56,13 @@ describe("least privilege: the chart's own ServiceAccount", () => {
         (await readConfigMap(kubeConfig, namespace))?.data?.[SD_KEY] === expectedFileSd(hosts) &&
         templateHash(await readDeployment(kubeConfig, namespace)) === expectedHash(hosts);
       await waitFor(converged, 'the first convergence as the ServiceAccount', 30_000, logTail(running));
+      // The restart's Event is recorded after the Deployment patch, so it may land just after convergence is seen.
+      await waitFor(
+        async () => (await eventCount(kubeConfig, namespace)) > 0,
+        'the restart recorded as an Event',
+        15_000,
+        logTail(running),
+      );
       expect(await eventCount(kubeConfig, namespace)).toBe(1);
 
       // A repair is a server-side apply (patch); a restore after a delete is a create.
