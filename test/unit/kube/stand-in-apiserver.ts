@@ -71,8 +71,8 @@ export async function startStandInApiServer(): Promise<StandInApiServer> {
     request.setEncoding('utf8');
     request.on('data', (chunk: string) => (body += chunk));
     request.on('end', () => {
-      // Only API paths (behind any proxy prefix) are the client's. The OS reuses ports, and a Prometheus of a concurrent test may still scrape
-      // this port's former owner: such a stray `/metrics` is answered 404 and never taken for the client's call.
+      // Only API paths (behind any proxy prefix) are the client's. The OS reuses ports, and a Prometheus of a
+      // concurrent test may still scrape this port's former owner: a stray `/metrics` is answered 404, not recorded.
       if (!/\/apis?\//.test(url.pathname)) {
         response.writeHead(404).end();
         return;
