@@ -20,7 +20,9 @@ export const NO_REVERTS: RevertState = { reverts: [], stopped: false };
 export type RevertObservation = 'reverted' | 'in place' | 'other';
 
 export function trackReverts(state: RevertState, observation: RevertObservation, now: number, policy: RevertPolicy): RevertState {
-  if (observation === 'in place') return NO_REVERTS;
+  // Our hash in place ends a stopped fight (someone let it be). While we still patch, it is only our own patch-back
+  // seen before the next revert, so the count goes on: a GitOps tool slower than the poll would never trip it.
+  if (observation === 'in place' && state.stopped) return NO_REVERTS;
   const recent = state.reverts.filter((at) => now - at < policy.windowMs);
   if (observation !== 'reverted') return { reverts: recent, stopped: state.stopped };
   const reverts = [...recent, now];

@@ -134,13 +134,17 @@ describe('rollout safety rules on the real peers', () => {
       const domain = 'size.example.com';
       const small = [`small-grpc.${domain}`];
       const { kubeConfig, namespace, zone } = await suite.prepare({ prefix: 'size', domain, records: aRecords(small) });
-      const controller = await suite.startController(namespace, [zone], {}, { hookUrl: suite.receiver.url });
+      const controller = await suite.startController(namespace, [zone], {}, { hookUrl: suite.receiver.url, route53: 'proxy' });
       await publishes(kubeConfig, namespace, small, controller, 'the small list');
 
-      // 4,500 names of about 240 characters: over 1 MiB of file_sd text.
+      // 4,500 names of about 240 characters: over 1 MiB of file_sd text. They go in as 5 change batches (Route53 takes
+      // 1,000 changes per batch), and a read between two batches would publish a part that fits: the controller's
+      // reads fail until all are in, so its next good read sees the whole set.
       const filler = ['a'.repeat(60), 'b'.repeat(60), 'c'.repeat(60)].join('.');
       const big = Array.from({ length: 4_500 }, (_, i) => `c${String(i).padStart(4, '0')}-${'x'.repeat(40)}-grpc.${filler}.${domain}`);
+      suite.peers.proxy.inject('server-error');
       await suite.peers.route53.upsertRecords(zone, aRecords(big));
+      suite.peers.proxy.clear();
       await waitFor(
         async () => (await controller.metric(`${METRIC}configmap_oversize_total`)) >= 1,
         'the refusal',
@@ -150,8 +154,13 @@ describe('rollout safety rules on the real peers', () => {
       expect(await controller.metric(`${METRIC}configmap_bytes`)).toBeGreaterThan(1024 * 1024);
       expect(await publishedText(kubeConfig, namespace)).toBe(expectedFileSd(small));
       expect(await controller.metric(METRICS.reconciles, { outcome: 'refused_oversize' })).toBeGreaterThanOrEqual(1);
-      const bodies = await suite.receiver.waitForBodies(1, 15_000);
-      expect(JSON.stringify(bodies)).toContain('Thanos store discovery cannot publish the endpoint list');
+      // The failed reads alerted too; the refusal's alert is among the posts.
+      await waitFor(
+        async () => JSON.stringify(suite.receiver.bodies).includes('Thanos store discovery cannot publish the endpoint list'),
+        "the refusal's alert",
+        15_000,
+        logTail(controller),
+      );
     }),
     180_000,
   );
@@ -182,6 +191,8 @@ describe('rollout safety rules on the real peers', () => {
       await revert();
       await rolled(); // the first revert is patched back
       expect(await controller.metric(`${METRIC}restart_reverts_total`)).toBe(1);
+      // A GitOps tool slower than the poll: passes see our patch-back in place before the next revert.
+      await waitForPolls(controller, 2);
       await revert();
       await waitFor(
         async () => (await controller.metric(`${METRIC}restart_fight_stopped`)) === 1,

@@ -71,6 +71,19 @@ describe('revert guard', () => {
       reverts: 3,
     },
     {
+      // A GitOps tool slower than the poll: each patch-back is seen in place before the next revert.
+      title: 'our patch-back seen in place between reverts still counts them',
+      steps: [
+        ['reverted', 0],
+        ['in place', 5],
+        ['reverted', 10],
+        ['in place', 15],
+        ['reverted', 20],
+      ],
+      stopped: true,
+      reverts: 3,
+    },
+    {
       title: 'reverts spread over more than the window never stop it',
       steps: [
         ['reverted', 0],
