@@ -747,10 +747,12 @@ describe('the chart, the image and Thanos Query on a real node', () => {
       expect((await readConfigMap(kubeConfig, namespace))?.data).toEqual(before?.data);
       expect(await podNames(core, namespace, THANOS_LABEL)).toEqual(thanosPods);
       for (const pod of thanosPods) expect(await storesOf(core, namespace, pod)).toEqual(published([A, B, C]));
-      // What helm does not own stays: the ConfigMap (above) and the Lease. helm deletes the Role with the Deployment,
-      // before the pods stop: the leader's hand-back is refused (403, logged) and the Lease expires after 15 s.
+      // What helm does not own stays: the ConfigMap (above), the hash annotation of the last rollout in Thanos's pod
+      // template, and the Lease. helm deletes the Role with the Deployment, before the pods stop: the leader's
+      // hand-back is refused (403, logged) and the Lease expires after 15 s.
       const lease = await kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace });
       expect(lease.metadata?.name).toBe(LEASE);
+      expect(templateHash(await readDeployment(kubeConfig, namespace))).toMatch(/\S/);
     },
     STEP_TIMEOUT_MS,
   );
