@@ -61,8 +61,19 @@ async function makeCgroups(name: string): Promise<void> {
   }
 }
 
+/**
+ * An octet X whose 10.251.X.0/28 no interface of the host holds: two runs at once (a CI run beside a developer's)
+ * must not share it, or the host would route one run's traffic into the other's namespace.
+ */
+async function freeOctet(): Promise<number> {
+  const taken = new Set([...(await sh('ip', ['-o', '-4', 'addr', 'show'])).matchAll(/ 10\.251\.(\d+)\./g)].map((m) => Number(m[1])));
+  const free = Array.from({ length: 256 }, (_, i) => i).filter((i) => !taken.has(i));
+  if (free.length === 0) throw new PeerError('node host', 'every 10.251.X.0/28 is in use on this host');
+  return free[randomInt(0, free.length)] as number;
+}
+
 export async function createNodeHost(): Promise<NodeHost> {
-  const octet = randomInt(0, 256);
+  const octet = await freeOctet();
   const name = `tsd-node-${octet.toString(16).padStart(2, '0')}${randomInt(0, 256).toString(16).padStart(2, '0')}`;
   const dir = join('/tmp', name);
   const netns = `/var/run/netns/${name}`;

@@ -17,13 +17,20 @@ export const HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
 /**
  * A Thanos Query Deployment as a chart would make it. Without a controller-manager it never gets pods; `nodeName`
  * binds its pods to a node (no scheduler runs in the tests), for the rollout tests where kwok plays that node.
+ * Two replicas unless `replicas` says otherwise (0: a Deployment to patch whose pods never run).
  * On a real node, `container`, `sidecars` and `pod` add what real containers need (image, flags, probes, hostAliases).
  */
 export async function createThanosDeployment(
   kubeConfig: KubeConfig,
   namespace: string,
   name = THANOS_DEPLOYMENT,
-  options: { nodeName?: string; container?: Partial<V1Container>; sidecars?: V1Container[]; pod?: Partial<V1PodSpec> } = {},
+  options: {
+    nodeName?: string;
+    replicas?: number;
+    container?: Partial<V1Container>;
+    sidecars?: V1Container[];
+    pod?: Partial<V1PodSpec>;
+  } = {},
 ): Promise<V1Deployment> {
   const labels = { 'app.kubernetes.io/name': 'thanos-query' };
   return kubeConfig.makeApiClient(AppsV1Api).createNamespacedDeployment({
@@ -31,7 +38,7 @@ export async function createThanosDeployment(
     body: {
       metadata: { name, labels },
       spec: {
-        replicas: 2,
+        replicas: options.replicas ?? 2,
         selector: { matchLabels: labels },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
