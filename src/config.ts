@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { COMPRESSIONS, endpointSettingsProblems, TLS_VERSIONS, type EndpointSettings } from './endpoint-config/settings.ts';
+import { COMPRESSIONS, endpointSettingsProblems, TLS_VERSIONS, type EndpointSettings } from './format/endpoint-settings.ts';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import type { RemovalPolicy } from './plan/desired-set.ts';
 import { parseZoneSources, type ZoneSource } from './sources/zone-sources-config.ts';

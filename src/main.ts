@@ -1,8 +1,8 @@
 // First: the stop signals are caught from here on, before the other modules load (see stop-signals.ts).
 import { stopRequested } from './stop-signals.ts';
 import { ConfigError, hookUrlProblem, loadConfig, type Config, type SourcesConfig } from './config.ts';
-import { ConsumerMonitor } from './controller/consumer-monitor.ts';
-import { publishedEndpoints } from './controller/endpoints.ts';
+import { ConsumerMonitor } from './diagnostics/consumer-monitor.ts';
+import { publishedEndpoints } from './format/endpoints-file.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
@@ -10,7 +10,7 @@ import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler
 import type { DesiredState } from './plan/desired-set.ts';
 import { parsePending } from './plan/pending-annotation.ts';
 import { WorkQueue } from './controller/work-queue.ts';
-import { createDeliveryCheck } from './delivery/wiring.ts';
+import { createDeliveryCheck } from './diagnostics/delivery-wiring.ts';
 import { Heartbeat } from './health.ts';
 import { startHttpServer } from './http-server.ts';
 import { configMapsPath, createKubeApi, deploymentsPath } from './kube/api.ts';
@@ -19,12 +19,12 @@ import { createWatch } from './kube/watch.ts';
 import type { ConfigMap, Deployment } from './kube/types.ts';
 import { createLogger, describeError, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { Lifecycle, WriteFence } from './lifecycle.ts';
-import { EXIT, runOnce } from './run-once.ts';
+import { Lifecycle, WriteFence } from './controller/lifecycle.ts';
+import { EXIT, runOnce } from './controller/run-once.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
 import { createEventRecorder } from './sinks/event-recorder.ts';
-import { guardWrites } from './sinks/fence.ts';
+import { guardWrites } from './sinks/write-guard.ts';
 import { createMattermostNotifier } from './sinks/mattermost-notifier.ts';
 import { Poller } from './sources/poller.ts';
 import { createRoute53Client } from './sources/route53-client.ts';
@@ -33,7 +33,7 @@ import { throttleRoute53 } from './sources/route53-throttle.ts';
 import { createSourceClients } from './sources/aws-accounts.ts';
 import { createSourcesReader } from './sources/zone-sources.ts';
 import type { ZoneSource } from './sources/zone-sources-config.ts';
-import { createPartialReader } from './controller/partial-reads.ts';
+import { createPartialReader } from './sources/partial-reads.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
 // How long an exit waits for queued alerts (a failure found just before it included); inside the shutdown deadline.

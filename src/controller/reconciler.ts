@@ -7,9 +7,9 @@ import { ANNOTATIONS_MAX_BYTES, annotationsSizeWith, CONFIGMAP_MAX_BYTES, config
 import { restartTiming } from '../plan/storm-guard.ts';
 import type { ConfigMapWriter } from '../sinks/configmap-writer.ts';
 import { ENDPOINTS_HASH_ANNOTATION, type DeploymentRestarter } from '../sinks/deployment-restarter.ts';
-import { FencedError } from '../sinks/fence.ts';
+import { FencedError } from '../sinks/write-guard.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
-import { decide, NOTHING_PENDING, type ObservedState, type Plan } from './decide.ts';
+import { decide, NOTHING_PENDING, type ObservedState, type Plan } from '../plan/decide.ts';
 import type { DesiredHosts } from './desired-hosts.ts';
 import { freshest, type OwnWrite } from './own-writes.ts';
 

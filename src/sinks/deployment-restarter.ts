@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
 import { KubernetesWriteError } from './errors.ts';
-import { FencedError, UNGUARDED, type WriteGuard } from './fence.ts';
+import { FencedError, UNGUARDED, type WriteGuard } from './write-guard.ts';
 import type { EventRecorder } from './event-recorder.ts';
 
 export const ENDPOINTS_HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';

@@ -1,5 +1,5 @@
 import type { ConfigMap, Deployment } from '../../../src/kube/types.ts';
-import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
+import { hashEndpoints, renderEndpointsFile } from '../../../src/format/endpoints-file.ts';
 import { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
 import { PENDING_REMOVALS_ANNOTATION, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
 import type { DesiredState, RemovalPolicy } from '../../../src/plan/desired-set.ts';

@@ -10,7 +10,7 @@ import {
   type RestartRequest,
 } from '../../../src/sinks/deployment-restarter.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
-import { FencedError, type WriteGuard } from '../../../src/sinks/fence.ts';
+import { FencedError, type WriteGuard } from '../../../src/sinks/write-guard.ts';
 import { createEventRecorder, type EventRecorder, type RecordedEvent } from '../../../src/sinks/event-recorder.ts';
 import { apiError, captureLogger } from './fakes.ts';
 import { metricValue } from '../metric-value.ts';

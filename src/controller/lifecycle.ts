@@ -1,7 +1,7 @@
-import type { CheckResult, Heartbeat } from './health.ts';
-import type { Logger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
-import type { WriteVerdict } from './sinks/fence.ts';
+import type { CheckResult, Heartbeat } from '../health.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { WriteVerdict } from '../sinks/write-guard.ts';
 
 export interface Elector {
   acquire(): Promise<void>;

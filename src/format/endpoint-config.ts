@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { EndpointSettings } from './settings.ts';
+import type { EndpointSettings } from './endpoint-settings.ts';
 
 /**
  * The `--endpoint.sd-config-file` document with settings: `default_client_config` when any TLS field is set, and per

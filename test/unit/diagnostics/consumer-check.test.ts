@@ -1,5 +1,5 @@
 import type { Container, Deployment, Volume } from '../../../src/kube/types.ts';
-import { checkConsumer, parseDuration, type ConsumerExpectation } from '../../../src/controller/consumer-check.ts';
+import { checkConsumer, parseDuration, type ConsumerExpectation } from '../../../src/diagnostics/consumer-check.ts';
 
 const EXPECTED: ConsumerExpectation = {
   configMapName: 'thanos-store-sd',

@@ -1,7 +1,7 @@
 import type { KubeApi } from '../kube/api.ts';
 import type { ConfigMap, Deployment } from '../kube/types.ts';
 import type { Config } from '../config.ts';
-import { publishedEndpoints } from '../controller/endpoints.ts';
+import { publishedEndpoints } from '../format/endpoints-file.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { ENDPOINTS_HASH_ANNOTATION } from '../sinks/deployment-restarter.ts';

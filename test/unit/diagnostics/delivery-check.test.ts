@@ -1,6 +1,6 @@
 import type { Deployment, Pod } from '../../../src/kube/types.ts';
-import type { SourceRead } from '../../../src/delivery/compare.ts';
-import { DELIVERY_ALERT_TITLE, DeliveryCheck } from '../../../src/delivery/delivery-check.ts';
+import type { SourceRead } from '../../../src/diagnostics/delivery-compare.ts';
+import { DELIVERY_ALERT_TITLE, DeliveryCheck } from '../../../src/diagnostics/delivery-check.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import type { RecordedEvent } from '../../../src/sinks/event-recorder.ts';

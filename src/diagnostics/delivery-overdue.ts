@@ -1,4 +1,4 @@
-import type { DeliveryComparison, EndpointDelivery } from './compare.ts';
+import type { DeliveryComparison, EndpointDelivery } from './delivery-compare.ts';
 
 /** A published endpoint Thanos does not use (unseen or unhealthy), and since when it has been so without a break. */
 export interface Problem {

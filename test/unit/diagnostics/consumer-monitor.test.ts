@@ -1,5 +1,5 @@
 import type { Deployment } from '../../../src/kube/types.ts';
-import { ConsumerMonitor } from '../../../src/controller/consumer-monitor.ts';
+import { ConsumerMonitor } from '../../../src/diagnostics/consumer-monitor.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import type { RecordedEvent } from '../../../src/sinks/event-recorder.ts';

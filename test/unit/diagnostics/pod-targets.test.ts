@@ -1,5 +1,5 @@
 import type { Deployment, Pod } from '../../../src/kube/types.ts';
-import { podSelector, podTargets } from '../../../src/delivery/pod-targets.ts';
+import { podSelector, podTargets } from '../../../src/diagnostics/pod-targets.ts';
 
 function pod(name: string, phase: string, podIP?: string, deleting = false): Pod {
   return {

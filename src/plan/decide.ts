@@ -1,8 +1,8 @@
 import type { OutputFormat, RestartMode } from '../config.ts';
-import { renderPublished, settingsDiffer } from '../endpoint-config/publish.ts';
-import type { EndpointSettings } from '../endpoint-config/settings.ts';
-import { samePendingState } from '../plan/pending-annotation.ts';
-import { diffEndpoints, parseEndpointsFile, toEndpoints, type Endpoint } from './endpoints.ts';
+import { renderPublished, settingsDiffer } from '../format/publish.ts';
+import type { EndpointSettings } from '../format/endpoint-settings.ts';
+import { samePendingState } from './pending-annotation.ts';
+import { diffEndpoints, parseEndpointsFile, toEndpoints, type Endpoint } from '../format/endpoints-file.ts';
 
 /** What the informer caches show, reduced to the facts a decision needs. */
 export interface ObservedState {

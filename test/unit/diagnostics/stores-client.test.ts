@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseStores, readStores } from '../../../src/delivery/stores-client.ts';
+import { parseStores, readStores } from '../../../src/diagnostics/stores-client.ts';
 
 describe('parseStores', () => {
   it('takes every component group, null groups included, and reads an empty lastError as healthy', () => {

@@ -1,7 +1,7 @@
-import type { DesiredHosts } from '../../src/controller/desired-hosts.ts';
-import type { Reconciler } from '../../src/controller/reconciler.ts';
-import { EXIT, runOnce, type RunOnceParts } from '../../src/run-once.ts';
-import { captureLogger } from './sinks/fakes.ts';
+import type { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
+import type { Reconciler } from '../../../src/controller/reconciler.ts';
+import { EXIT, runOnce, type RunOnceParts } from '../../../src/controller/run-once.ts';
+import { captureLogger } from '../sinks/fakes.ts';
 
 const never = new Promise<never>(() => {});
 

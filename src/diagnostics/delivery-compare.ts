@@ -1,4 +1,4 @@
-import { normaliseEndpoint, type Endpoint } from '../controller/endpoints.ts';
+import { normaliseEndpoint, type Endpoint } from '../format/endpoints-file.ts';
 
 /**
  * The pure core of the delivery check: what was published against what each Thanos Query pod lists in

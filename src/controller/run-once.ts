@@ -1,7 +1,7 @@
-import type { DesiredHosts } from './controller/desired-hosts.ts';
-import type { Reconciler } from './controller/reconciler.ts';
-import { describeError, type Logger } from './logger.ts';
-import type { Notifier } from './sinks/mattermost-notifier.ts';
+import type { DesiredHosts } from './desired-hosts.ts';
+import type { Reconciler } from './reconciler.ts';
+import { describeError, type Logger } from '../logger.ts';
+import type { Notifier } from '../sinks/mattermost-notifier.ts';
 
 export const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
 

@@ -7,7 +7,7 @@ import {
   scanEndpointsFile,
   renderEndpointsFile,
   toEndpoints,
-} from '../../../src/controller/endpoints.ts';
+} from '../../../src/format/endpoints-file.ts';
 
 describe('toEndpoints', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { FencedError, guardWrites, type WriteVerdict } from '../../../src/sinks/fence.ts';
+import { FencedError, guardWrites, type WriteVerdict } from '../../../src/sinks/write-guard.ts';
 
 afterEach(() => {
   jest.useRealTimers();

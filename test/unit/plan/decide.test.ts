@@ -1,6 +1,6 @@
-import { decide, type DecisionInput, type ObservedState } from '../../../src/controller/decide.ts';
-import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
-import type { EndpointSettings } from '../../../src/endpoint-config/settings.ts';
+import { decide, type DecisionInput, type ObservedState } from '../../../src/plan/decide.ts';
+import { hashEndpoints, renderEndpointsFile } from '../../../src/format/endpoints-file.ts';
+import type { EndpointSettings } from '../../../src/format/endpoint-settings.ts';
 
 const HOSTS = ['b-grpc.x', 'a-grpc.x'];
 const ENDPOINTS = ['a-grpc.x:10901', 'b-grpc.x:10901'];

@@ -1,5 +1,5 @@
-import { compareDelivery, type SourceRead } from '../../../src/delivery/compare.ts';
-import { describeProblems, trackProblems } from '../../../src/delivery/overdue.ts';
+import { compareDelivery, type SourceRead } from '../../../src/diagnostics/delivery-compare.ts';
+import { describeProblems, trackProblems } from '../../../src/diagnostics/delivery-overdue.ts';
 
 const A = 'a-grpc.example.com:10901';
 const B = 'b-grpc.example.com:10901';

@@ -1,4 +1,4 @@
-import { compareDelivery, countStates, type SourceRead } from '../../../src/delivery/compare.ts';
+import { compareDelivery, countStates, type SourceRead } from '../../../src/diagnostics/delivery-compare.ts';
 
 const A = 'a-grpc.example.com:10901';
 const B = 'b-grpc.example.com:10901';

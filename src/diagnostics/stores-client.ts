@@ -1,5 +1,5 @@
 import { describeError } from '../logger.ts';
-import type { ListedStore, SourceRead } from './compare.ts';
+import type { ListedStore, SourceRead } from './delivery-compare.ts';
 
 const TIMEOUT_MS = 5_000;
 

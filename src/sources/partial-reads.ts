@@ -2,8 +2,8 @@ import { describeError, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { applyPartialRead } from '../plan/partial-read.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
-import type { Route53ReadResult } from '../sources/route53-reader.ts';
-import type { SourcesReadResult } from '../sources/zone-sources.ts';
+import type { Route53ReadResult } from './route53-reader.ts';
+import type { SourcesReadResult } from './zone-sources.ts';
 
 /** No zone of any source could be read: the poll failed as a whole and nothing changes. */
 export class ZonesUnreadableError extends Error {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import type { OutputFormat } from '../config.ts';
-import { absolute, hashEndpoints, renderEndpointsFile, type Endpoint } from '../controller/endpoints.ts';
-import { renderEndpointConfig, settingsFingerprint } from './render.ts';
-import { hasEndpointSettings, type EndpointSettings } from './settings.ts';
+import { absolute, hashEndpoints, renderEndpointsFile, type Endpoint } from './endpoints-file.ts';
+import { renderEndpointConfig, settingsFingerprint } from './endpoint-config.ts';
+import { hasEndpointSettings, type EndpointSettings } from './endpoint-settings.ts';
 
 /**
  * The text to publish and the hash to roll on. Without settings both are exactly what they were before settings

@@ -1,11 +1,11 @@
 import type { Deployment, Pod } from '../kube/types.ts';
-import type { Endpoint } from '../controller/endpoints.ts';
+import type { Endpoint } from '../format/endpoints-file.ts';
 import { describeError, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventRecorder } from '../sinks/event-recorder.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
-import { compareDelivery, countStates, DELIVERY_STATES, type SourceRead } from './compare.ts';
-import { describeProblems, trackProblems, type Problem } from './overdue.ts';
+import { compareDelivery, countStates, DELIVERY_STATES, type SourceRead } from './delivery-compare.ts';
+import { describeProblems, trackProblems, type Problem } from './delivery-overdue.ts';
 import { podSelector, podTargets, type Target } from './pod-targets.ts';
 import { readStores } from './stores-client.ts';
 

@@ -1,8 +1,8 @@
 import { parse } from 'yaml';
-import { renderEndpointsFile } from '../../../src/controller/endpoints.ts';
-import { renderPublished, settingsDiffer } from '../../../src/endpoint-config/publish.ts';
-import { renderEndpointConfig } from '../../../src/endpoint-config/render.ts';
-import type { EndpointSettings } from '../../../src/endpoint-config/settings.ts';
+import { renderEndpointsFile } from '../../../src/format/endpoints-file.ts';
+import { renderPublished, settingsDiffer } from '../../../src/format/publish.ts';
+import { renderEndpointConfig } from '../../../src/format/endpoint-config.ts';
+import type { EndpointSettings } from '../../../src/format/endpoint-settings.ts';
 
 const NONE: EndpointSettings = { tls: {}, serverNameFromHost: false, strictHosts: undefined, compression: undefined };
 const ADDRESSES = ['cluster-a-grpc.example.com.:443', 'cluster-b-grpc.example.com.:443'];

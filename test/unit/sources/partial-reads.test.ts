@@ -1,8 +1,8 @@
-import { createPartialReader, ZonesUnreadableError } from '../../../src/controller/partial-reads.ts';
+import { createPartialReader, ZonesUnreadableError } from '../../../src/sources/partial-reads.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import type { SourcesReadResult } from '../../../src/sources/zone-sources.ts';
 import { captureLogger } from '../sinks/fakes.ts';
-import { pollCount } from '../sources/fakes.ts';
+import { pollCount } from './fakes.ts';
 import { metricValue } from '../metric-value.ts';
 
 const A = 'a-grpc.east.example.com';

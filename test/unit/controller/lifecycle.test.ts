@@ -1,8 +1,8 @@
-import { Heartbeat } from '../../src/health.ts';
-import type { WriteVerdict } from '../../src/sinks/fence.ts';
-import { Lifecycle, WriteFence, type Elector, type LifecycleParts } from '../../src/lifecycle.ts';
-import { createSilentLogger } from '../../src/logger.ts';
-import { createMetrics } from '../../src/metrics.ts';
+import { Heartbeat } from '../../../src/health.ts';
+import type { WriteVerdict } from '../../../src/sinks/write-guard.ts';
+import { Lifecycle, WriteFence, type Elector, type LifecycleParts } from '../../../src/controller/lifecycle.ts';
+import { createSilentLogger } from '../../../src/logger.ts';
+import { createMetrics } from '../../../src/metrics.ts';
 
 class FakeElector implements Elector {
   leading = false;
