@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import type { OutputFormat } from '../config.ts';
+import { hasEndpointSettings, type EndpointSettings } from './endpoint-settings.ts';
 
 /**
- * The pure core of a reconcile pass: hosts -> endpoints -> rendered file -> hash, and the inverse, reading what a
- * ConfigMap holds today. Endpoints are compared as normalised sets, never as text, so a file written by the older
- * tool (its own order, trailing dots) counts as equal and is adopted without a write or a restart.
+ * The published file, both layouts, in one place: hosts -> endpoints -> rendered text (with the endpoint-config
+ * settings) -> hash, and the inverse, reading what a ConfigMap holds today. Endpoints are compared as normalised
+ * sets, never as text, so a file written by the older tool (its own order, trailing dots) counts as equal and is
+ * adopted without a write or a restart.
  */
 
 /** `host:port`, host lower case without a trailing dot; sorted and unique once in a list. */
@@ -36,6 +38,28 @@ function sortedUnique(values: readonly string[]): string[] {
 }
 
 /**
+ * The text to publish and the hash to roll on. Without settings both are exactly what they were before settings
+ * existed, so an upgrade writes nothing and rolls nothing; with settings the hash covers them too, since a changed
+ * CA or server name changes what Thanos connects to as much as a changed address does.
+ */
+export function renderPublished(
+  endpoints: readonly Endpoint[],
+  format: OutputFormat,
+  settings: EndpointSettings | undefined,
+): { text: string; hash: string } {
+  if (format !== 'endpoint-config' || !hasEndpointSettings(settings)) {
+    return { text: renderEndpointsFile(endpoints, format), hash: hashEndpoints(endpoints) };
+  }
+  const text = renderEndpointConfig(endpoints.map(absolute), settings);
+  const fingerprint = settingsFingerprint(parseYaml(text));
+  const hash = createHash('sha256')
+    .update(`${hashEndpoints(endpoints)}\n${fingerprint}`)
+    .digest('hex')
+    .slice(0, 16);
+  return { text, hash };
+}
+
+/**
  * The older tool's file_sd text, or the `endpoints:` file of Thanos' `--endpoint.sd-config-file`. Names are written
  * absolute (`host.:port`), as the older tool wrote them: in a pod with the default `ndots:5` a relative name is
  * first tried against every search domain, several failed DNS queries per endpoint on each resolution.
@@ -49,10 +73,80 @@ export function renderEndpointsFile(endpoints: readonly Endpoint[], format: Outp
 }
 
 /** `host.:port` for a name (absolute, see renderEndpointsFile); an IP address stays as it is. */
-export function absolute(endpoint: Endpoint): string {
+function absolute(endpoint: Endpoint): string {
   const separator = endpoint.lastIndexOf(':');
   const host = endpoint.slice(0, separator);
   return isIP(host) === 0 ? `${host}.${endpoint.slice(separator)}` : endpoint;
+}
+
+/**
+ * The `--endpoint.sd-config-file` document with settings: `default_client_config` when any TLS field is set, and per
+ * endpoint `strict` and `client_config` (server_name, compression) where they apply. Keys Thanos would default are
+ * left out. `addresses` are as published (`host.:port`).
+ */
+export function renderEndpointConfig(addresses: readonly string[], settings: EndpointSettings): string {
+  const tls = tlsConfig(settings.tls);
+  const document: Record<string, unknown> = {};
+  if (tls !== undefined) document['default_client_config'] = { tls_config: tls };
+  document['endpoints'] = addresses.map((address) => endpointEntry(address, settings));
+  return stringify(document);
+}
+
+function tlsConfig(tls: EndpointSettings['tls']): Record<string, unknown> | undefined {
+  const rendered = definedOnly({
+    enabled: tls.enabled,
+    ca_file: tls.caFile,
+    cert_file: tls.certFile,
+    key_file: tls.keyFile,
+    insecure_skip_verify: tls.insecureSkipVerify,
+    min_version: tls.minVersion,
+  });
+  return Object.keys(rendered).length === 0 ? undefined : rendered;
+}
+
+function endpointEntry(address: string, settings: EndpointSettings): Record<string, unknown> {
+  const host = hostOf(address);
+  const entry: Record<string, unknown> = { address };
+  if (settings.strictHosts?.test(host)) entry['strict'] = true;
+  // server_name makes this endpoint's TLS its own; Thanos fills the rest from default_client_config.
+  if (settings.serverNameFromHost) entry['client_config'] = definedOnly({ server_name: host, compression: settings.compression });
+  return entry;
+}
+
+/** The host of `host.:port` without the trailing dot: the name a certificate and an SNI router know. */
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':')).replace(/\.$/, '');
+}
+
+function definedOnly(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * Everything in an endpoint-config document besides which addresses it lists, in a canonical form (endpoints by
+ * normalised address), so two documents with the same settings compare equal whatever their order or spelling.
+ */
+export function settingsFingerprint(document: unknown): string {
+  const record = isRecord(document) ? document : {};
+  const endpoints = Array.isArray(record['endpoints']) ? record['endpoints'] : [];
+  const perEndpoint = endpoints
+    .filter(isRecord)
+    .map((entry) => {
+      const { address, ...rest } = entry;
+      return [String(address).toLowerCase().replace(/\.:/, ':'), canonical(rest)] as const;
+    })
+    .filter(([, rest]) => rest !== '{}')
+    .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return canonical({ default_client_config: record['default_client_config'] ?? null, endpoints: perEndpoint });
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isRecord(value)) {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** Short, stable digest of the set (not the text), so a format change alone never restarts Thanos. */
@@ -155,4 +249,13 @@ export function diffEndpoints(before: readonly Endpoint[], after: readonly Endpo
   const old = new Set(before);
   const next = new Set(after);
   return { added: after.filter((e) => !old.has(e)), removed: before.filter((e) => !next.has(e)) };
+}
+
+/** Whether two endpoint-config documents listing the same addresses differ in their settings. */
+export function settingsDiffer(publishedText: string, renderedText: string): boolean {
+  try {
+    return settingsFingerprint(parseYaml(publishedText)) !== settingsFingerprint(parseYaml(renderedText));
+  } catch {
+    return true;
+  }
 }

@@ -1,8 +1,14 @@
 import type { OutputFormat, RestartMode } from '../config.ts';
-import { renderPublished, settingsDiffer } from '../format/publish.ts';
 import type { EndpointSettings } from '../format/endpoint-settings.ts';
 import { samePendingState } from './pending-annotation.ts';
-import { diffEndpoints, parseEndpointsFile, toEndpoints, type Endpoint } from '../format/endpoints-file.ts';
+import {
+  diffEndpoints,
+  parseEndpointsFile,
+  renderPublished,
+  settingsDiffer,
+  toEndpoints,
+  type Endpoint,
+} from '../format/endpoints-file.ts';
 
 /** What the informer caches show, reduced to the facts a decision needs. */
 export interface ObservedState {

@@ -1,7 +1,5 @@
 import { parse } from 'yaml';
-import { renderEndpointsFile } from '../../../src/format/endpoints-file.ts';
-import { renderPublished, settingsDiffer } from '../../../src/format/publish.ts';
-import { renderEndpointConfig } from '../../../src/format/endpoint-config.ts';
+import { renderEndpointConfig, renderEndpointsFile, renderPublished, settingsDiffer } from '../../../src/format/endpoints-file.ts';
 import type { EndpointSettings } from '../../../src/format/endpoint-settings.ts';
 
 const NONE: EndpointSettings = { tls: {}, serverNameFromHost: false, strictHosts: undefined, compression: undefined };
