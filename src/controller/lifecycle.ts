@@ -1,7 +1,7 @@
 import type { CheckResult, Heartbeat } from '../health.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import type { WriteVerdict } from '../sinks/write-guard.ts';
+import type { WriteFence, WriteVerdict } from './fence.ts';
 
 export interface Elector {
   acquire(): Promise<void>;
@@ -9,28 +9,6 @@ export interface Elector {
   stop(): Promise<void>;
   isLeader(): boolean;
   mayWrite(): WriteVerdict;
-}
-
-/**
- * Who may write: the leader, only while its lease is known valid, and nobody once stopping has begun. The reconciler
- * checks it right before each write; the lifecycle closes it first thing when it stops.
- */
-export class WriteFence {
-  private readonly elector: Pick<Elector, 'mayWrite'> | undefined;
-  private closed = false;
-
-  constructor(elector: Pick<Elector, 'mayWrite'> | undefined) {
-    this.elector = elector;
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-
-  mayWrite(): WriteVerdict {
-    if (this.closed) return { ok: false, reason: 'shutting down' };
-    return this.elector?.mayWrite() ?? { ok: true, validForMs: Number.POSITIVE_INFINITY };
-  }
 }
 
 export interface LifecycleParts {

@@ -1,8 +1,3 @@
-import { TIMED_OUT, within } from '../timeout.ts';
-
-/** May this replica write now, and for how long its lease is still known valid (Infinity without leader election). */
-export type WriteVerdict = { ok: true; validForMs: number } | { ok: false; reason: string };
-
 /** A write was about to happen, or was still in flight, without a valid lease (or while stopping). */
 export class FencedError extends Error {
   constructor(reason: string) {
@@ -18,15 +13,3 @@ export class FencedError extends Error {
 export type WriteGuard = <T>(request: () => Promise<T>) => Promise<T>;
 
 export const UNGUARDED: WriteGuard = (request) => request();
-
-export function guardWrites(mayWrite: () => WriteVerdict): WriteGuard {
-  return async (request) => {
-    const verdict = mayWrite();
-    if (!verdict.ok) throw new FencedError(verdict.reason);
-    if (!Number.isFinite(verdict.validForMs)) return request();
-    const result = await within(request(), verdict.validForMs);
-    if (result === TIMED_OUT)
-      throw new FencedError(`the lease ran out after ${Math.round(verdict.validForMs)} ms with the request in flight`);
-    return result;
-  };
-}

@@ -1,6 +1,6 @@
 import { Heartbeat } from '../../../src/health.ts';
-import type { WriteVerdict } from '../../../src/sinks/write-guard.ts';
-import { Lifecycle, WriteFence, type Elector, type LifecycleParts } from '../../../src/controller/lifecycle.ts';
+import { WriteFence, type WriteVerdict } from '../../../src/controller/fence.ts';
+import { Lifecycle, type Elector, type LifecycleParts } from '../../../src/controller/lifecycle.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
-import { FencedError, guardWrites, type WriteVerdict } from '../../../src/sinks/write-guard.ts';
+import { guardWrites, type WriteVerdict } from '../../../src/controller/fence.ts';
+import { FencedError } from '../../../src/sinks/write-guard.ts';
 
 afterEach(() => {
   jest.useRealTimers();
