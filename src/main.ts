@@ -2,13 +2,11 @@
 import { stopRequested } from './stop-signals.ts';
 import { ConfigError, hookUrlProblem, loadConfig, type Config, type SourcesConfig } from './config.ts';
 import { ConsumerMonitor } from './diagnostics/consumer-monitor.ts';
-import { publishedEndpoints } from './format/endpoints-file.ts';
 import { SingleObjectInformer } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
-import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler.ts';
-import type { DesiredState } from './plan/desired-set.ts';
-import { parsePending } from './plan/pending-annotation.ts';
+import { Reconciler } from './controller/reconciler.ts';
+import { publishedState } from './plan/published.ts';
 import { WorkQueue } from './controller/work-queue.ts';
 import { createDeliveryCheck } from './diagnostics/delivery-wiring.ts';
 import { Heartbeat } from './health.ts';
@@ -289,14 +287,6 @@ function zoneSourcesReader(config: Config, sources: SourcesConfig, metrics: Metr
     logger,
   });
   return (signal: AbortSignal) => reader.read(signal);
-}
-
-/** What the ConfigMap publishes now: hosts without ports and the removal state it carries; undefined when unreadable or empty. */
-function publishedState(configMap: ConfigMap | undefined, key: string): DesiredState | undefined {
-  const endpoints = publishedEndpoints(configMap?.data, key);
-  if (endpoints === undefined || endpoints.length === 0) return undefined;
-  const hosts = [...new Set(endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))].sort();
-  return { hosts, ...parsePending(configMap?.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION], hosts) };
 }
 
 /** Every problem on stderr, one per line, and the alert the older tool sent for bad configuration. */

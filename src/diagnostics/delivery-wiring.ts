@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import { publishedEndpoints } from '../format/endpoints-file.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { ENDPOINTS_HASH_ANNOTATION } from '../sinks/deployment-restarter.ts';
+import { publishedHash, rolledHash } from '../plan/published.ts';
 import type { EventRecorder } from '../sinks/event-recorder.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
 import { DeliveryCheck } from './delivery-check.ts';
@@ -40,7 +40,6 @@ export function createDeliveryCheck(options: {
  * guard defers the patch, or it has not been sent yet). Read from the caches, so any replica can tell.
  */
 export function rolloutPending(configMap: ConfigMap | undefined, deployment: Deployment | undefined): boolean {
-  const published = configMap?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
-  const rolled = deployment?.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
-  return published !== undefined && deployment !== undefined && published !== rolled;
+  const published = publishedHash(configMap);
+  return published !== undefined && deployment !== undefined && published !== rolledHash(deployment);
 }

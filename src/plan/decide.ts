@@ -1,6 +1,6 @@
 import type { OutputFormat, RestartMode } from '../config.ts';
 import type { EndpointSettings } from '../format/endpoint-settings.ts';
-import { samePendingState } from './pending-annotation.ts';
+import { NOTHING_PENDING, samePendingState } from './pending-annotation.ts';
 import {
   diffEndpoints,
   parseEndpointsFile,
@@ -103,8 +103,6 @@ function samePending(input: DecisionInput): boolean {
   const observed = input.observed.configMap.exists ? input.observed.configMap.pendingAnnotation : undefined;
   return samePendingState(observed, input.pendingRemovals ?? NOTHING_PENDING);
 }
-
-export const NOTHING_PENDING = '{}';
 
 function decideConfigMap(
   published: Published,

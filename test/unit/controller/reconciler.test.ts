@@ -1,14 +1,16 @@
 import type { ConfigMap, Deployment } from '../../../src/kube/types.ts';
 import { hashEndpoints, renderEndpointsFile } from '../../../src/format/endpoints-file.ts';
 import { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
-import { PENDING_REMOVALS_ANNOTATION, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
+import { Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
+import { PENDING_REMOVALS_ANNOTATION } from '../../../src/plan/pending-annotation.ts';
 import type { DesiredState, RemovalPolicy } from '../../../src/plan/desired-set.ts';
 import { hostHash } from '../../../src/plan/pending-annotation.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { metricValue } from '../metric-value.ts';
 import type { ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
-import { ENDPOINTS_HASH_ANNOTATION, type RestartRequest } from '../../../src/sinks/deployment-restarter.ts';
+import { ENDPOINTS_HASH_ANNOTATION } from '../../../src/plan/published.ts';
+import type { RestartRequest } from '../../../src/sinks/deployment-restarter.ts';
 
 const KEY = 'servicediscovery.yml';
 const ENDPOINTS = ['a-grpc.x:10901', 'b-grpc.x:10901'];

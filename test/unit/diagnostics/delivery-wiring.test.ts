@@ -1,6 +1,6 @@
 import type { ConfigMap, Deployment } from '../../../src/kube/types.ts';
 import { rolloutPending } from '../../../src/diagnostics/delivery-wiring.ts';
-import { ENDPOINTS_HASH_ANNOTATION } from '../../../src/sinks/deployment-restarter.ts';
+import { ENDPOINTS_HASH_ANNOTATION } from '../../../src/plan/published.ts';
 
 const configMap = (hash?: string): ConfigMap => ({ metadata: { annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} } });
 const deployment = (hash?: string): Deployment => ({

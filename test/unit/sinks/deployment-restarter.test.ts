@@ -5,10 +5,10 @@ import { createMetrics } from '../../../src/metrics.ts';
 import {
   buildRestartMessage,
   createDeploymentRestarter,
-  ENDPOINTS_HASH_ANNOTATION,
   RESTART_EVENT_REASON,
   type RestartRequest,
 } from '../../../src/sinks/deployment-restarter.ts';
+import { ENDPOINTS_HASH_ANNOTATION } from '../../../src/plan/published.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
 import { FencedError, type WriteGuard } from '../../../src/sinks/write-guard.ts';
 import { createEventRecorder, type EventRecorder, type RecordedEvent } from '../../../src/sinks/event-recorder.ts';
