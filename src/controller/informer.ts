@@ -1,5 +1,6 @@
 import type { CheckResult } from '../health.ts';
 import type { Logger } from '../logger.ts';
+import { backoffMs } from './backoff.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
@@ -269,7 +270,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
     if (this.stopped) return;
     this.endWatch();
     this.failures += 1;
-    const delayMs = Math.min(this.timing.backoffMaxMs, this.timing.backoffBaseMs * 2 ** (this.failures - 1));
+    const delayMs = backoffMs(this.failures, { baseMs: this.timing.backoffBaseMs, maxMs: this.timing.backoffMaxMs });
     const fields = { resource: this.options.resource, attempt: this.failures, retryInMs: delayMs };
     if (relist) {
       this.count('expired');

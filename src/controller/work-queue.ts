@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import { backoffMs, type Backoff } from './backoff.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -9,7 +10,7 @@ export interface WorkQueueOptions {
   logger: Logger;
   /** Least time between two passes, so a burst of events becomes one pass. */
   minIntervalMs?: number;
-  backoff?: { baseMs: number; maxMs: number };
+  backoff?: Backoff;
   random?: () => number;
 }
 
@@ -92,7 +93,7 @@ export class WorkQueue {
       this.notBefore = Date.now() + minIntervalMs;
     } catch (error) {
       this.failures += 1;
-      const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (this.failures - 1));
+      const ceiling = backoffMs(this.failures, backoff);
       // Full jitter in the upper half: spreads retries without ever retrying immediately.
       const delayMs = Math.round(ceiling / 2 + (this.options.random() * ceiling) / 2);
       this.notBefore = Date.now() + delayMs;
