@@ -318,3 +318,21 @@ export function loadConfig(env: Env, readText: (path: string) => string = (path)
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;
 }
+
+/** What the start-up log line says of the settings; never the webhook URL or credentials. */
+export function configSummary(config: Config): Record<string, unknown> {
+  return {
+    zones: config.zones,
+    sources: config.sources?.list.map((source) => source.name),
+    namespace: config.namespace,
+    configMap: config.configMapName,
+    deployment: config.deploymentName,
+    pollIntervalMs: config.pollIntervalMs,
+    restartMode: config.restartMode,
+    outputFormat: config.outputFormat,
+    dryRun: config.dryRun,
+    runOnce: config.runOnce,
+    alerts: config.alertsHook ? 'on' : 'off (MATTERMOST_ALERTS_HOOK unset)',
+    deliveryCheck: config.delivery ? 'on' : 'off (THANOS_QUERY_URL unset)',
+  };
+}

@@ -6,7 +6,7 @@ export type WriteVerdict = { ok: true; validForMs: number } | { ok: false; reaso
 
 /**
  * Who may write: the leader, only while its lease is known valid, and nobody once stopping has begun. The reconciler
- * checks it right before each write; the lifecycle closes it first thing when it stops.
+ * checks it right before each write; the manager closes it first thing when it stops.
  */
 export class WriteFence {
   private readonly elector: { mayWrite(): WriteVerdict } | undefined;

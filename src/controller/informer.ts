@@ -30,7 +30,6 @@ export interface SingleObjectInformerOptions<T extends WatchedObject> {
   path: string;
   list: (fieldSelector: string) => Promise<ObjectList<T>>;
   watch: WatchFn;
-  onChange: () => void;
   logger: Logger;
   metrics: Metrics;
   timing?: Partial<InformerTiming>;
@@ -117,11 +116,20 @@ export class SingleObjectInformer<T extends WatchedObject> {
   private abortWatch: (() => void) | undefined;
   // Each watch gets a number; callbacks of a watch that is no longer the current one are ignored.
   private generation = 0;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(options: SingleObjectInformerOptions<T>) {
     this.options = options;
     this.timing = { ...DEFAULT_INFORMER_TIMING, ...options.timing };
     options.metrics.watchStaleness(options.resource, () => this.stalenessSeconds());
+  }
+
+  /**
+   * Calls `listener` after each change a decision can depend on (client-go's AddEventHandler): the queue, and the
+   * diagnostics, each subscribe to what they need once they exist.
+   */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   /** True once a list has succeeded; stays true through reconnects, since the cache is kept. */
@@ -326,7 +334,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
   }
 
   private notify(): void {
-    this.guarded('onChange', () => this.options.onChange());
+    for (const listener of this.listeners) this.guarded('onChange', listener);
   }
 
   /** Runs a callback; what it throws is logged and counted, never passed on to the client's stream or the loop. */

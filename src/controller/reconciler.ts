@@ -34,8 +34,6 @@ export interface ReconcilerOptions {
   notifier: Notifier;
   metrics: Metrics;
   logger: Logger;
-  /** Asks for another pass after `ms` (a restart deferred by the storm guard). */
-  requeueAfter: (ms: number) => void;
   /**
    * Checked right before every write: false once this replica may no longer act (its lease is not known to be
    * valid, or it is stopping). A leader frozen past its lease must not write when it resumes.
@@ -57,14 +55,21 @@ export class Reconciler {
   /** Our last writes as the API server answered them: read instead of a cache that has not caught up with them. */
   private ownConfigMap: OwnWrite<ConfigMap> | undefined;
   private ownDeployment: OwnWrite<Deployment> | undefined;
+  /** The pass in flight's way to ask for another (passes never overlap: the queue runs one at a time). */
+  private requeueAfter: (ms: number) => void = () => {};
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
     this.now = options.monotonicNow ?? (() => performance.now());
   }
 
-  async reconcile(): Promise<ReconcileOutcome> {
+  /**
+   * One pass; `requeueAfter` asks for another after `ms` (a restart deferred by the storm guard), as controller-runtime's
+   * Result.RequeueAfter does.
+   */
+  async reconcile(requeueAfter: (ms: number) => void = () => {}): Promise<ReconcileOutcome> {
     const { metrics, logger } = this.options;
+    this.requeueAfter = requeueAfter;
     const stopTimer = metrics.reconcileDuration.startTimer();
     let outcome: ReconcileOutcome = 'error';
     try {
@@ -217,7 +222,7 @@ export class Reconciler {
     if (timing.kind === 'defer') {
       metrics.restartDeferred.set(1);
       logger.info('restart deferred by the minimum interval between restarts', { ...fields, waitMs: Math.round(timing.waitMs) });
-      this.options.requeueAfter(timing.waitMs);
+      this.requeueAfter(timing.waitMs);
       return;
     }
     metrics.restartDeferred.set(0);

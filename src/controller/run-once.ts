@@ -2,8 +2,7 @@ import type { DesiredHosts } from './desired-hosts.ts';
 import type { Reconciler } from './reconciler.ts';
 import { describeError, type Logger } from '../logger.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
-
-export const EXIT = { ok: 0, failed: 1, badConfig: 2 } as const;
+import { EXIT } from './manager.ts';
 
 export interface RunOnceParts {
   /** The informers' first lists. */

@@ -4,8 +4,8 @@ import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface WorkQueueOptions {
-  /** One reconcile pass; a rejection schedules a retry with backoff. */
-  handler: () => Promise<void>;
+  /** One reconcile pass; a rejection schedules a retry with backoff, `requeueAfter` asks for a pass in `ms`. */
+  handler: (requeueAfter: (ms: number) => void) => Promise<unknown>;
   metrics: Metrics;
   logger: Logger;
   /** Least time between two passes, so a burst of events becomes one pass. */
@@ -88,7 +88,7 @@ export class WorkQueue {
     this.options.metrics.workQueueDepth.set(0);
     const { minIntervalMs, backoff } = this.options;
     try {
-      await this.options.handler();
+      await this.options.handler((ms) => this.addAfter(ms));
       this.failures = 0;
       this.notBefore = Date.now() + minIntervalMs;
     } catch (error) {

@@ -1,6 +1,7 @@
 import type { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
 import type { Reconciler } from '../../../src/controller/reconciler.ts';
-import { EXIT, runOnce, type RunOnceParts } from '../../../src/controller/run-once.ts';
+import { EXIT } from '../../../src/controller/manager.ts';
+import { runOnce, type RunOnceParts } from '../../../src/controller/run-once.ts';
 import { captureLogger } from '../sinks/fakes.ts';
 
 const never = new Promise<never>(() => {});

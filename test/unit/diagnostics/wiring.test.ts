@@ -1,5 +1,5 @@
 import type { ConfigMap, Deployment } from '../../../src/kube/types.ts';
-import { rolloutPending } from '../../../src/diagnostics/delivery-wiring.ts';
+import { rolloutPending } from '../../../src/diagnostics/wiring.ts';
 import { ENDPOINTS_HASH_ANNOTATION } from '../../../src/plan/published.ts';
 
 const configMap = (hash?: string): ConfigMap => ({ metadata: { annotations: hash ? { [ENDPOINTS_HASH_ANNOTATION]: hash } : {} } });
