@@ -3,7 +3,7 @@ import { stopRequested } from './stop-signals.ts';
 import { ConfigError, configSummary, loadConfig, type Config } from './config.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
 import { guardWrites, WriteFence } from './controller/fence.ts';
-import { SingleObjectInformer } from './controller/informer.ts';
+import { SingleObjectInformer, type WatchedObject } from './controller/informer.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { EXIT, exitCode, Manager } from './controller/manager.ts';
 import { Reconciler } from './controller/reconciler.ts';
@@ -15,7 +15,7 @@ import { startHttpServer } from './http-server.ts';
 import { configMapsPath, createKubeApi, deploymentsPath, type KubeApi } from './kube/api.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { createWatch } from './kube/watch.ts';
-import type { ConfigMap, Deployment } from './kube/types.ts';
+import type { ConfigMap, Deployment, ObjectList } from './kube/types.ts';
 import { createLogger, describeError, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { publishedState } from './plan/published.ts';
@@ -99,23 +99,21 @@ function wireKube(config: Config) {
 /** The two objects a pass reads, each from its own informer. */
 function wireCaches(config: Config, kube: ReturnType<typeof wireKube>, metrics: Metrics, logger: Logger) {
   const { namespace } = config;
-  const { api } = kube;
-  const common = { namespace, watch: kube.watch, logger, metrics, timing: { maxStalenessMs: config.informerMaxStalenessMs } };
+  const { api, watch } = kube;
+  const timing = { maxStalenessMs: config.informerMaxStalenessMs };
+  const informer = <T extends WatchedObject>(
+    resource: string,
+    name: string,
+    path: string,
+    list: (fieldSelector: string) => Promise<ObjectList<T>>,
+  ) => new SingleObjectInformer<T>({ resource, namespace, name, path, list, watch, logger, metrics, timing });
   return {
-    configMaps: new SingleObjectInformer<ConfigMap>({
-      ...common,
-      resource: 'configmap',
-      name: config.configMapName,
-      path: configMapsPath(namespace),
-      list: (fieldSelector) => api.listConfigMaps(namespace, fieldSelector),
-    }),
-    deployments: new SingleObjectInformer<Deployment>({
-      ...common,
-      resource: 'deployment',
-      name: config.deploymentName,
-      path: deploymentsPath(namespace),
-      list: (fieldSelector) => api.listDeployments(namespace, fieldSelector),
-    }),
+    configMaps: informer<ConfigMap>('configmap', config.configMapName, configMapsPath(namespace), (fieldSelector) =>
+      api.listConfigMaps(namespace, fieldSelector),
+    ),
+    deployments: informer<Deployment>('deployment', config.deploymentName, deploymentsPath(namespace), (fieldSelector) =>
+      api.listDeployments(namespace, fieldSelector),
+    ),
   };
 }
 

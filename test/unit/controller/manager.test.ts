@@ -68,6 +68,9 @@ function parts(overrides: Partial<ManagerParts> = {}) {
   return { calls, now, listeners, parts: { ...base, ...overrides } };
 }
 
+/** What every orderly stop ends with: the caches, the server and the alerts together, then the abort. */
+const LAST_STOPS = ['cache.stop', 'server.close', 'flush', 'abort'];
+
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Manager', () => {
@@ -81,17 +84,7 @@ describe('Manager', () => {
     expect(t.parts.fence.mayWrite()).toEqual({ ok: true, validForMs: Number.POSITIVE_INFINITY });
     signal('SIGTERM');
     expect(await running).toEqual({ reason: 'signal', signal: 'SIGTERM' });
-    expect(t.calls).toEqual([
-      'cache.start',
-      'poller.start',
-      'onLeading',
-      'poller.stop',
-      'queue.stop',
-      'cache.stop',
-      'server.close',
-      'flush',
-      'abort',
-    ]);
+    expect(t.calls).toEqual(['cache.start', 'poller.start', 'onLeading', 'poller.stop', 'queue.stop', ...LAST_STOPS]);
   });
 
   it('fences writes from the moment it starts stopping, before the pass in flight ends', async () => {
@@ -139,18 +132,7 @@ describe('Manager', () => {
 
     elector.loses();
     expect(await running).toEqual({ reason: 'leadership lost' });
-    expect(t.calls).toEqual([
-      'cache.start',
-      'poller.start',
-      'onLeading',
-      'poller.stop',
-      'queue.stop',
-      'elector.stop',
-      'cache.stop',
-      'server.close',
-      'flush',
-      'abort',
-    ]);
+    expect(t.calls).toEqual(['cache.start', 'poller.start', 'onLeading', 'poller.stop', 'queue.stop', 'elector.stop', ...LAST_STOPS]);
   });
 
   it('serves the probes while the caches list, starts the background checks once they have, and stops those first', async () => {
@@ -177,7 +159,7 @@ describe('Manager', () => {
     expect(t.calls).toEqual(['serve', 'background.start', 'poller.start']);
     signal('SIGTERM');
     await running;
-    expect(t.calls.slice(3)).toEqual(['poller.stop', 'queue.stop', 'background.stop', 'cache.stop', 'server.close', 'flush', 'abort']);
+    expect(t.calls.slice(3)).toEqual(['poller.stop', 'queue.stop', 'background.stop', ...LAST_STOPS]);
   });
 
   it('asks the queue for a pass on each cache change once running, and not before', async () => {
