@@ -5,20 +5,11 @@ import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
 import type { ObjectList } from '../kube/types.ts';
+import type { WatchFn } from '../kube/watch.ts';
 
 /** The parts of a Kubernetes object the informer reads. */
 export interface WatchedObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string; labels?: object; annotations?: object };
-}
-
-/** A watch (client-node's Watch, src/kube/watch.ts): events go to `onEvent`, `done` is called once when the stream ends or fails. */
-export interface WatchFn {
-  watch(
-    path: string,
-    query: Record<string, string | number | boolean | undefined>,
-    onEvent: (type: string, object: unknown) => void,
-    done: (error: unknown) => void,
-  ): Promise<AbortController>;
 }
 
 export interface SingleObjectInformerOptions<T extends WatchedObject> {

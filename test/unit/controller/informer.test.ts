@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
-import { SingleObjectInformer, decisionKey, type WatchFn } from '../../../src/controller/informer.ts';
+import { SingleObjectInformer, decisionKey } from '../../../src/controller/informer.ts';
+import type { WatchFn } from '../../../src/kube/watch.ts';
 import { KubeApiError } from '../../../src/kube/client.ts';
 import type { ObjectList } from '../../../src/kube/types.ts';
 import { WorkQueue } from '../../../src/controller/work-queue.ts';
