@@ -1,4 +1,4 @@
-import type { CheckResult, Heartbeat } from '../health.ts';
+import { allOf, type CheckResult, type Heartbeat } from '../health.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { WriteFence, WriteVerdict } from './fence.ts';
@@ -94,10 +94,8 @@ export class Manager implements Probes {
 
   /** Readiness: the given checks, then a first poll for the leader; a standby is ready once its caches are warm. */
   readyz(): CheckResult {
-    for (const check of this.parts.readiness) {
-      const result = check();
-      if (!result.ok) return result;
-    }
+    const checked = allOf(this.parts.readiness)();
+    if (!checked.ok) return checked;
     if (this.parts.hasDesired() || this.isStandby()) return { ok: true };
     return { ok: false, reason: 'no successful Route53 poll yet' };
   }
