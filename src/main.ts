@@ -80,7 +80,7 @@ function wireParts(config: Config, logger: Logger) {
   const events = createEventRecorder({ api: kube.api, namespace: config.namespace, logger });
   const effects = { api: kube.api, events, fence, notifier, metrics, logger };
   const reconciler = wireReconciler(config, caches, desired, effects);
-  const reader = wireReader(config, () => desired.get() ?? published()?.hosts ?? [], { notifier, metrics, logger });
+  const reader = wireReader(config, () => desired.publishedHosts(), { notifier, metrics, logger });
   const diagnostics = createDiagnostics({ config, api: kube.api, ...caches, elector, events, notifier, metrics, logger });
   return { config, logger, metrics, notifier, kube, caches, elector, fence, desired, reconciler, reader, diagnostics };
 }

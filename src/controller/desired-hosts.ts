@@ -100,6 +100,11 @@ export class DesiredHosts {
     return this.state?.hosts;
   }
 
+  /** What is published now: the set of the last read, or before the first one what the ConfigMap publishes. */
+  publishedHosts(): readonly string[] {
+    return this.state?.hosts ?? this.options.seed.published()?.hosts ?? [];
+  }
+
   lastReadWasEmpty(): boolean {
     return this.lastReadEmpty;
   }

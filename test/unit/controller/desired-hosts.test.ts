@@ -23,3 +23,18 @@ describe('DesiredHosts.readFailed', () => {
     expect(alerts).toEqual([{ title: 'Thanos store discovery failed to read Route53', error: new Error('AccessDenied') }]);
   });
 });
+
+describe('DesiredHosts.publishedHosts', () => {
+  it('is what the ConfigMap publishes before the first read, then the desired set', () => {
+    const desired = new DesiredHosts({
+      policy: { confirmPolls: 1, maxShare: 1, massConfirmPolls: 1 },
+      seed: { synced: () => true, published: () => ({ hosts: ['old-grpc.example.com'], missing: new Map() }) },
+      metrics: createMetrics(),
+      logger: captureLogger().logger,
+      notifier: { notify: () => {} },
+    });
+    expect(desired.publishedHosts()).toEqual(['old-grpc.example.com']);
+    desired.update(['new-grpc.example.com']);
+    expect(desired.publishedHosts()).toEqual(['new-grpc.example.com']);
+  });
+});
