@@ -10,8 +10,8 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { decide } from '../src/controller/decide.ts';
-import { hashEndpoints, parseEndpointsFile, renderEndpointsFile, toEndpoints } from '../src/controller/endpoints.ts';
+import { decide } from '../src/plan/decide.ts';
+import { hashEndpoints, parseEndpointsFile, renderEndpointsFile, toEndpoints } from '../src/format/endpoints-file.ts';
 import { createSilentLogger } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { selectEndpointHosts } from '../src/sources/records.ts';

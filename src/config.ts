@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { COMPRESSIONS, endpointSettingsProblems, TLS_VERSIONS, type EndpointSettings } from './endpoint-config/settings.ts';
+import { COMPRESSIONS, endpointSettingsProblems, TLS_VERSIONS, type EndpointSettings } from './format/endpoint-settings.ts';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import type { RemovalPolicy } from './plan/desired-set.ts';
 import { parseZoneSources, type ZoneSource } from './sources/zone-sources-config.ts';
@@ -317,4 +317,22 @@ export function loadConfig(env: Env, readText: (path: string) => string = (path)
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;
+}
+
+/** What the start-up log line says of the settings; never the webhook URL or credentials. */
+export function configSummary(config: Config): Record<string, unknown> {
+  return {
+    zones: config.zones,
+    sources: config.sources?.list.map((source) => source.name),
+    namespace: config.namespace,
+    configMap: config.configMapName,
+    deployment: config.deploymentName,
+    pollIntervalMs: config.pollIntervalMs,
+    restartMode: config.restartMode,
+    outputFormat: config.outputFormat,
+    dryRun: config.dryRun,
+    runOnce: config.runOnce,
+    alerts: config.alertsHook ? 'on' : 'off (MATTERMOST_ALERTS_HOOK unset)',
+    deliveryCheck: config.delivery ? 'on' : 'off (THANOS_QUERY_URL unset)',
+  };
 }

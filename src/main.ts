@@ -1,225 +1,170 @@
 // First: the stop signals are caught from here on, before the other modules load (see stop-signals.ts).
 import { stopRequested } from './stop-signals.ts';
-import { ConfigError, hookUrlProblem, loadConfig, type Config, type SourcesConfig } from './config.ts';
-import { ConsumerMonitor } from './controller/consumer-monitor.ts';
-import { publishedEndpoints } from './controller/endpoints.ts';
-import { SingleObjectInformer } from './controller/informer.ts';
-import { LeaderElector } from './controller/leader-election.ts';
+import { ConfigError, configSummary, loadConfig, type Config } from './config.ts';
 import { DesiredHosts } from './controller/desired-hosts.ts';
-import { PENDING_REMOVALS_ANNOTATION, Reconciler } from './controller/reconciler.ts';
-import type { DesiredState } from './plan/desired-set.ts';
-import { parsePending } from './plan/pending-annotation.ts';
+import { guardWrites, WriteFence } from './controller/fence.ts';
+import { SingleObjectInformer, type WatchedObject } from './controller/informer.ts';
+import { LeaderElector } from './controller/leader-election.ts';
+import { EXIT, exitCode, Manager } from './controller/manager.ts';
+import { Reconciler } from './controller/reconciler.ts';
+import { runOnce, type RunOnceParts } from './controller/run-once.ts';
 import { WorkQueue } from './controller/work-queue.ts';
-import { createDeliveryCheck } from './delivery/wiring.ts';
+import { createDiagnostics } from './diagnostics/wiring.ts';
 import { Heartbeat } from './health.ts';
 import { startHttpServer } from './http-server.ts';
-import { configMapsPath, createKubeApi, deploymentsPath } from './kube/api.ts';
+import { configMapsPath, createKubeApi, deploymentsPath, type KubeApi } from './kube/api.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { createWatch } from './kube/watch.ts';
-import type { ConfigMap, Deployment } from './kube/types.ts';
+import type { ConfigMap, Deployment, ObjectList } from './kube/types.ts';
 import { createLogger, describeError, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { Lifecycle, WriteFence } from './lifecycle.ts';
-import { EXIT, runOnce } from './run-once.ts';
+import { publishedState } from './plan/published.ts';
+import { reportBadConfig } from './sinks/bad-config-alert.ts';
 import { createConfigMapWriter } from './sinks/configmap-writer.ts';
 import { createDeploymentRestarter } from './sinks/deployment-restarter.ts';
-import { createEventRecorder } from './sinks/event-recorder.ts';
-import { guardWrites } from './sinks/fence.ts';
-import { createMattermostNotifier } from './sinks/mattermost-notifier.ts';
-import { Poller } from './sources/poller.ts';
-import { createRoute53Client } from './sources/route53-client.ts';
-import { createRoute53Reader } from './sources/route53-reader.ts';
-import { throttleRoute53 } from './sources/route53-throttle.ts';
+import { createEventRecorder, type EventRecorder } from './sinks/event-recorder.ts';
+import { ALERT_FLUSH_DEADLINE_MS, createMattermostNotifier, type Notifier } from './sinks/mattermost-notifier.ts';
 import { createSourceClients } from './sources/aws-accounts.ts';
+import { createPartialReader } from './sources/partial-reads.ts';
+import { pollSilenceBudgetMs, Poller } from './sources/poller.ts';
+import { createRoute53Client } from './sources/route53-client.ts';
+import { createRoute53Reader, type Route53ReadResult } from './sources/route53-reader.ts';
+import { throttleRoute53 } from './sources/route53-throttle.ts';
+import { withOwnZones } from './sources/zone-sources-config.ts';
 import { createSourcesReader } from './sources/zone-sources.ts';
-import type { ZoneSource } from './sources/zone-sources-config.ts';
-import { createPartialReader } from './controller/partial-reads.ts';
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
-// How long an exit waits for queued alerts (a failure found just before it included); inside the shutdown deadline.
-const ALERT_FLUSH_DEADLINE_MS = 3_000;
 // One object per call, on the cluster's own network: anything slower is a hung connection.
 const KUBERNETES_REQUEST_TIMEOUT_MS = 5_000;
 // A watch that gets no data for this long is ended by client-node; the informer replaces a quiet one sooner (150 s).
 const WATCH_IDLE_TIMEOUT_MS = 180_000;
 
+/** Loads the configuration, builds the parts, runs them (once, or under the manager) and returns the exit code. */
 async function main(): Promise<number> {
   let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    await reportBadConfig(error);
+    await reportBadConfig(error, process.env);
     return EXIT.badConfig;
   }
   const logger = createLogger(config.logLevel);
   // A library promise nobody awaits must not kill the process mid-pass; it is a bug to log, not a reason to die.
   process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: describeError(reason) }));
+  logger.info('starting', configSummary(config));
+  const parts = wireParts(config, logger);
+  if (config.runOnce) return runOnce(runOnceParts(parts));
+  return exitCode(await buildManager(parts).run(stopRequested));
+}
+
+type Parts = ReturnType<typeof wireParts>;
+
+/** Every part, each built after what it uses. */
+function wireParts(config: Config, logger: Logger) {
   const metrics = createMetrics();
   metrics.collectDefaults();
   const notifier = createMattermostNotifier({ url: config.alertsHook, metrics, logger, repeatIntervalMs: config.alertRepeatMs });
-  logger.info('starting', {
-    zones: config.zones,
-    sources: config.sources?.list.map((source) => source.name),
-    namespace: config.namespace,
-    configMap: config.configMapName,
-    deployment: config.deploymentName,
-    pollIntervalMs: config.pollIntervalMs,
-    restartMode: config.restartMode,
-    outputFormat: config.outputFormat,
-    dryRun: config.dryRun,
-    runOnce: config.runOnce,
-    alerts: config.alertsHook ? 'on' : 'off (MATTERMOST_ALERTS_HOOK unset)',
-    deliveryCheck: config.delivery ? 'on' : 'off (THANOS_QUERY_URL unset)',
-  });
+  const kube = wireKube(config);
+  const caches = wireCaches(config, kube, metrics, logger);
+  // A run-once pass is one short job, as the CronJob was: it never campaigns.
+  const lease = config.runOnce ? undefined : config.leaderElection;
+  const elector =
+    lease &&
+    new LeaderElector({ api: kube.api, namespace: config.namespace, name: lease.leaseName, identity: lease.identity, logger, metrics });
+  const fence = new WriteFence(elector);
+  const published = () => publishedState(caches.configMaps.get(), config.configMapKey);
+  // The first read starts from the published list only once the cache holds it: never from a cache still empty.
+  const seed = { synced: () => caches.configMaps.hasSynced(), published };
+  const desired = new DesiredHosts({ policy: config.removal, seed, metrics, logger, notifier });
+  const events = createEventRecorder({ api: kube.api, namespace: config.namespace, logger });
+  const effects = { api: kube.api, events, fence, notifier, metrics, logger };
+  const reconciler = wireReconciler(config, caches, desired, effects);
+  const reader = wireReader(config, () => desired.publishedHosts(), { notifier, metrics, logger });
+  const diagnostics = createDiagnostics({ config, api: kube.api, ...caches, elector, events, notifier, metrics, logger });
+  return { config, logger, metrics, notifier, kube, caches, elector, fence, desired, reconciler, reader, diagnostics };
+}
 
+function wireKube(config: Config) {
   const kubeConfig = loadKubeConfig(config.developerMode);
   // Aborts every Kubernetes call still in flight once the controller has stopped in order.
-  const kubeStopped = new AbortController();
-  const api = createKubeApi(kubeConfig, { timeoutMs: KUBERNETES_REQUEST_TIMEOUT_MS, signal: kubeStopped.signal });
-  const watch = createWatch(kubeConfig, { idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS });
+  const stopped = new AbortController();
+  return {
+    api: createKubeApi(kubeConfig, { timeoutMs: KUBERNETES_REQUEST_TIMEOUT_MS, signal: stopped.signal }),
+    watch: createWatch(kubeConfig, { idleTimeoutMs: WATCH_IDLE_TIMEOUT_MS }),
+    abort: () => stopped.abort(new Error('the controller stopped')),
+  };
+}
+
+/** The two objects a pass reads, each from its own informer. */
+function wireCaches(config: Config, kube: ReturnType<typeof wireKube>, metrics: Metrics, logger: Logger) {
   const { namespace } = config;
+  const { api, watch } = kube;
+  const timing = { maxStalenessMs: config.informerMaxStalenessMs };
+  const informer = <T extends WatchedObject>(
+    resource: string,
+    name: string,
+    path: string,
+    list: (fieldSelector: string) => Promise<ObjectList<T>>,
+  ) => new SingleObjectInformer<T>({ resource, namespace, name, path, list, watch, logger, metrics, timing });
+  return {
+    configMaps: informer<ConfigMap>('configmap', config.configMapName, configMapsPath(namespace), (fieldSelector) =>
+      api.listConfigMaps(namespace, fieldSelector),
+    ),
+    deployments: informer<Deployment>('deployment', config.deploymentName, deploymentsPath(namespace), (fieldSelector) =>
+      api.listDeployments(namespace, fieldSelector),
+    ),
+  };
+}
 
-  const queue = new WorkQueue({ handler: async () => void (await reconciler.reconcile()), metrics, logger });
-  // A run-once pass is driven by runOnce alone: informer events must not start a second, concurrent pass.
-  const onChange = config.runOnce ? () => {} : () => queue.add();
-  const configMaps = new SingleObjectInformer<ConfigMap>({
-    resource: 'configmap',
-    namespace,
-    name: config.configMapName,
-    path: configMapsPath(namespace),
-    list: (fieldSelector) => api.listConfigMaps(namespace, fieldSelector),
-    watch,
-    onChange: () => {
-      onChange();
-      // Declared below, with the elector it asks, like the consumer monitor.
-      delivery?.trigger();
-    },
-    logger,
-    metrics,
-    timing: { maxStalenessMs: config.informerMaxStalenessMs },
-  });
-  const deployments: SingleObjectInformer<Deployment> = new SingleObjectInformer<Deployment>({
-    resource: 'deployment',
-    namespace,
-    name: config.deploymentName,
-    path: deploymentsPath(namespace),
-    list: (fieldSelector) => api.listDeployments(namespace, fieldSelector),
-    watch,
-    onChange: () => {
-      onChange();
-      // Declared below, with the elector it asks; the informer calls this only after its first list.
-      void consumers.check(deployments.get());
-    },
-    logger,
-    metrics,
-    timing: { maxStalenessMs: config.informerMaxStalenessMs },
-  });
+interface Effects {
+  api: KubeApi;
+  events: EventRecorder;
+  fence: WriteFence;
+  notifier: Notifier;
+  metrics: Metrics;
+  logger: Logger;
+}
 
-  // A run-once pass is one short job, as the CronJob was: it never campaigns.
-  const elector =
-    config.leaderElection && !config.runOnce
-      ? new LeaderElector({
-          api,
-          namespace,
-          name: config.leaderElection.leaseName,
-          identity: config.leaderElection.identity,
-          logger,
-          metrics,
-        })
-      : undefined;
-  const fence = new WriteFence(elector);
+/** The pass, and the two sinks it writes through, each request behind the write fence. */
+function wireReconciler(config: Config, caches: ReturnType<typeof wireCaches>, desired: DesiredHosts, effects: Effects) {
+  const { api, events, fence, notifier, metrics, logger } = effects;
+  const { namespace } = config;
   const guard = guardWrites(() => fence.mayWrite());
-  const published = () => publishedState(configMaps.get(), config.configMapKey);
-  const desired = new DesiredHosts({
-    policy: config.removal,
-    // The first read starts from the published list only once the cache holds it: never from a cache still empty.
-    seed: { synced: () => configMaps.hasSynced(), published },
-    metrics,
-    logger,
-    notifier,
-  });
-  const events = createEventRecorder({ api, namespace, logger });
-  // The consumer monitor and the delivery check report from one replica, and record no Event in a dry run.
-  const leads = () => elector === undefined || elector.isLeader();
-  const reportEvents = config.dryRun ? undefined : events;
-  const consumers = new ConsumerMonitor({
-    expectation: {
-      configMapName: config.configMapName,
-      configMapKey: config.configMapKey,
-      format: config.outputFormat,
-      restartMode: config.restartMode,
-      pollIntervalMs: config.pollIntervalMs,
-    },
-    active: leads,
-    events: reportEvents,
-    metrics,
-    logger,
-  });
-  const delivery = createDeliveryCheck({
-    config,
-    api,
-    configMap: () => configMaps.get(),
-    deployment: () => deployments.get(),
-    active: leads,
-    events: reportEvents,
-    notifier,
-    metrics,
-    logger,
-  });
-  const reconciler = new Reconciler({
+  return new Reconciler({
     config,
     desired,
-    requeueAfter: (ms) => queue.addAfter(ms),
     mayWrite: () => fence.mayWrite(),
-    configMaps,
-    deployments,
+    ...caches,
     writer: createConfigMapWriter({ api, namespace, name: config.configMapName, metrics, logger, guard }),
     restarter: createDeploymentRestarter({ api, events, namespace, name: config.deploymentName, metrics, logger, guard }),
     notifier,
     metrics,
     logger,
   });
-  const reader =
-    config.sources === undefined
-      ? createRoute53Reader({
-          client: throttleRoute53(createRoute53Client(), config.route53MaxRps),
-          zones: config.zones,
-          suffix: config.recordSuffix,
-          metrics,
-          logger,
-        })
-      : createPartialReader({
-          read: zoneSourcesReader(config, config.sources, metrics, logger),
-          published: () => desired.get() ?? published()?.hosts ?? [],
-          metrics,
-          logger,
-          notifier,
-        });
-  const reportPollError = (error: unknown) => {
-    logger.error('Route53 poll failed; the published endpoints are kept', { error: describeError(error) });
-    notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
-  };
+}
 
-  const informersStarted = Promise.all([configMaps.start(), deployments.start()]);
-  if (config.runOnce) {
-    return runOnce({
-      started: informersStarted,
-      stopRequested,
-      stopWriting: () => fence.close(),
-      read: () => reader.read(),
-      desired,
-      reconciler,
-      synced: () => configMaps.hasSynced() && deployments.hasSynced(),
-      logger,
-      notifier,
-      reportPollError,
-      stop: () => Promise.all([configMaps.stop(), deployments.stop(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
-    });
+/** Route53: the zones of PRIVATE_HOSTED_ZONE_ID alone, or zone sources read zone by zone with the partial-read rule. */
+function wireReader(
+  config: Config,
+  published: () => readonly string[],
+  { notifier, metrics, logger }: { notifier: Notifier; metrics: Metrics; logger: Logger },
+): { read(signal?: AbortSignal): Promise<Route53ReadResult> } {
+  const { sources, zones, recordSuffix: suffix, route53MaxRps: maxRps } = config;
+  if (sources === undefined) {
+    return createRoute53Reader({ client: throttleRoute53(createRoute53Client(), maxRps), zones, suffix, metrics, logger });
   }
-  // A poll may spend its whole retry budget before it reports (six requests of up to 20 s plus backoff: about
-  // 2.2 minutes); silence beyond that means the loop is wedged.
-  const heartbeat = new Heartbeat(3 * config.pollIntervalMs + 180_000);
+  const list = withOwnZones(sources.list, zones);
+  const clients = createSourceClients(list, { maxRps, sessionName: sources.roleSessionName, own: createRoute53Client() });
+  const reader = createSourcesReader({ sources: list, clients, discoveryEveryPolls: sources.discoveryEveryPolls, suffix, metrics, logger });
+  return createPartialReader({ read: (signal) => reader.read(signal), published, metrics, logger, notifier });
+}
+
+/** The long-running controller: the poll loop feeds the desired set and asks the queue for a pass. */
+function buildManager(parts: Parts): Manager {
+  const { config, logger, metrics, notifier, caches, desired, reconciler, reader, diagnostics } = parts;
+  const heartbeat = new Heartbeat(pollSilenceBudgetMs(config.pollIntervalMs));
+  const queue = new WorkQueue({ handler: (requeueAfter) => reconciler.reconcile(requeueAfter), metrics, logger });
   const poller = new Poller({
     read: (signal) => reader.read(signal),
     intervalMs: config.pollIntervalMs,
@@ -230,86 +175,58 @@ async function main(): Promise<number> {
     },
     onError: (error) => {
       heartbeat.beat();
-      reportPollError(error);
+      desired.readFailed(error);
     },
     logger,
   });
-  const lifecycle = new Lifecycle({
-    elector,
-    fence,
+  return new Manager({
+    elector: parts.elector,
+    fence: parts.fence,
+    caches: [caches.configMaps, caches.deployments],
+    serve: async (probes) => {
+      const server = await startHttpServer({
+        ...config.listen,
+        registry: metrics.registry,
+        healthz: () => probes.healthz(),
+        readyz: () => probes.readyz(),
+      });
+      logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
+      return server;
+    },
+    background: diagnostics.runnables,
     poller,
     queue,
-    closeAll: async () => {
-      await delivery?.stop();
-      await Promise.all([configMaps.stop(), deployments.stop(), server.close(), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]);
-      kubeStopped.abort(new Error('the controller stopped'));
-    },
     heartbeat,
     // Each informer is ready once it has listed, and stays so while it keeps hearing from the API server.
-    readiness: [() => configMaps.check(), () => deployments.check()],
+    readiness: [() => caches.configMaps.check(), () => caches.deployments.check()],
     hasDesired: () => desired.get() !== undefined,
-    onLeading: () => {
-      void consumers.check(deployments.get());
-      delivery?.trigger();
-    },
+    onLeading: diagnostics.onLeading,
+    flush: () => notifier.stop(ALERT_FLUSH_DEADLINE_MS),
+    abort: parts.kube.abort,
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     onDeadline: () => process.exit(EXIT.failed),
     logger,
     metrics,
   });
-  const server = await startHttpServer({
-    ...config.listen,
-    registry: metrics.registry,
-    healthz: () => lifecycle.healthz(),
-    readyz: () => lifecycle.readyz(),
-  });
-  logger.info('serving /metrics, /healthz and /readyz', { port: server.port });
-  await informersStarted;
-  delivery?.start();
-
-  const ending = await lifecycle.run(stopRequested);
-  // Losing the lease is a failure: the pod restarts and campaigns afresh, as client-go controllers do.
-  return ending.reason === 'leadership lost' ? EXIT.failed : EXIT.ok;
 }
 
-/** Zone sources, with the zones of PRIVATE_HOSTED_ZONE_ID as one more, read with the pod's own credentials. */
-function zoneSourcesReader(config: Config, sources: SourcesConfig, metrics: Metrics, logger: Logger) {
-  const list: ZoneSource[] = [
-    ...sources.list,
-    ...(config.zones.length === 0
-      ? []
-      : [{ name: 'PRIVATE_HOSTED_ZONE_ID', role: undefined, zoneIds: config.zones, domains: [], tags: {}, includePublic: false }]),
-  ];
-  const reader = createSourcesReader({
-    sources: list,
-    clients: createSourceClients(list, { maxRps: config.route53MaxRps, sessionName: sources.roleSessionName, own: createRoute53Client() }),
-    discoveryEveryPolls: sources.discoveryEveryPolls,
-    suffix: config.recordSuffix,
-    metrics,
-    logger,
-  });
-  return (signal: AbortSignal) => reader.read(signal);
-}
-
-/** What the ConfigMap publishes now: hosts without ports and the removal state it carries; undefined when unreadable or empty. */
-function publishedState(configMap: ConfigMap | undefined, key: string): DesiredState | undefined {
-  const endpoints = publishedEndpoints(configMap?.data, key);
-  if (endpoints === undefined || endpoints.length === 0) return undefined;
-  const hosts = [...new Set(endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))].sort();
-  return { hosts, ...parsePending(configMap?.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION], hosts) };
-}
-
-/** Every problem on stderr, one per line, and the alert the older tool sent for bad configuration. */
-async function reportBadConfig(error: ConfigError): Promise<void> {
-  const logger = createLogger('info');
-  logger.error('invalid configuration, not starting', { problems: error.problems });
-  for (const problem of error.problems) process.stderr.write(`config error: ${problem}\n`);
-  const hook = process.env['MATTERMOST_ALERTS_HOOK']?.trim();
-  if (hook && hookUrlProblem(hook) === undefined) {
-    const notifier = createMattermostNotifier({ url: hook, metrics: createMetrics(), logger });
-    notifier.notify({ title: 'Thanos store discovery has an invalid configuration', error });
-    await notifier.stop(ALERT_FLUSH_DEADLINE_MS);
-  }
+/** The CronJob's way: one read, one pass, no poll loop, no queue, no election. */
+function runOnceParts(parts: Parts): RunOnceParts {
+  const { caches, desired, notifier } = parts;
+  const informers = [caches.configMaps, caches.deployments];
+  return {
+    started: Promise.all(informers.map((informer) => informer.start())),
+    stopRequested,
+    stopWriting: () => parts.fence.close(),
+    read: () => parts.reader.read(),
+    desired,
+    reconciler: parts.reconciler,
+    synced: () => informers.every((informer) => informer.hasSynced()),
+    logger: parts.logger,
+    notifier,
+    reportPollError: (error) => desired.readFailed(error),
+    stop: () => Promise.all([...informers.map((informer) => informer.stop()), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
+  };
 }
 
 main().then(

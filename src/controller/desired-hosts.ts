@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.ts';
+import { describeError, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { applyPoll, type DesiredState, type RemovalPolicy } from '../plan/desired-set.ts';
 import { serialisePending } from '../plan/pending-annotation.ts';
@@ -89,9 +89,20 @@ export class DesiredHosts {
     }
   }
 
+  /** A failed read changes nothing: the published endpoints are kept, and the failure is logged and alerted. */
+  readFailed(error: unknown): void {
+    this.options.logger.error('Route53 poll failed; the published endpoints are kept', { error: describeError(error) });
+    this.options.notifier.notify({ title: 'Thanos store discovery failed to read Route53', error });
+  }
+
   /** Undefined before the first successful read. */
   get(): readonly string[] | undefined {
     return this.state?.hosts;
+  }
+
+  /** What is published now: the set of the last read, or before the first one what the ConfigMap publishes. */
+  publishedHosts(): readonly string[] {
+    return this.state?.hosts ?? this.options.seed.published()?.hosts ?? [];
   }
 
   lastReadWasEmpty(): boolean {

@@ -1,23 +1,15 @@
 import type { CheckResult } from '../health.ts';
 import type { Logger } from '../logger.ts';
+import { backoffMs } from './backoff.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
 import type { ObjectList } from '../kube/types.ts';
+import type { WatchFn } from '../kube/watch.ts';
 
 /** The parts of a Kubernetes object the informer reads. */
 export interface WatchedObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string; labels?: object; annotations?: object };
-}
-
-/** A watch (client-node's Watch, src/kube/watch.ts): events go to `onEvent`, `done` is called once when the stream ends or fails. */
-export interface WatchFn {
-  watch(
-    path: string,
-    query: Record<string, string | number | boolean | undefined>,
-    onEvent: (type: string, object: unknown) => void,
-    done: (error: unknown) => void,
-  ): Promise<AbortController>;
 }
 
 export interface SingleObjectInformerOptions<T extends WatchedObject> {
@@ -29,7 +21,6 @@ export interface SingleObjectInformerOptions<T extends WatchedObject> {
   path: string;
   list: (fieldSelector: string) => Promise<ObjectList<T>>;
   watch: WatchFn;
-  onChange: () => void;
   logger: Logger;
   metrics: Metrics;
   timing?: Partial<InformerTiming>;
@@ -116,11 +107,20 @@ export class SingleObjectInformer<T extends WatchedObject> {
   private abortWatch: (() => void) | undefined;
   // Each watch gets a number; callbacks of a watch that is no longer the current one are ignored.
   private generation = 0;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(options: SingleObjectInformerOptions<T>) {
     this.options = options;
     this.timing = { ...DEFAULT_INFORMER_TIMING, ...options.timing };
     options.metrics.watchStaleness(options.resource, () => this.stalenessSeconds());
+  }
+
+  /**
+   * Calls `listener` after each change a decision can depend on (client-go's AddEventHandler): the queue, and the
+   * diagnostics, each subscribe to what they need once they exist.
+   */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   /** True once a list has succeeded; stays true through reconnects, since the cache is kept. */
@@ -269,7 +269,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
     if (this.stopped) return;
     this.endWatch();
     this.failures += 1;
-    const delayMs = Math.min(this.timing.backoffMaxMs, this.timing.backoffBaseMs * 2 ** (this.failures - 1));
+    const delayMs = backoffMs(this.failures, { baseMs: this.timing.backoffBaseMs, maxMs: this.timing.backoffMaxMs });
     const fields = { resource: this.options.resource, attempt: this.failures, retryInMs: delayMs };
     if (relist) {
       this.count('expired');
@@ -325,7 +325,7 @@ export class SingleObjectInformer<T extends WatchedObject> {
   }
 
   private notify(): void {
-    this.guarded('onChange', () => this.options.onChange());
+    for (const listener of this.listeners) this.guarded('onChange', listener);
   }
 
   /** Runs a callback; what it throws is logged and counted, never passed on to the client's stream or the loop. */

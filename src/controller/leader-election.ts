@@ -4,7 +4,7 @@ import { formatMicroTime, type Lease } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import type { WriteVerdict } from '../sinks/fence.ts';
+import type { WriteVerdict } from './fence.ts';
 import { delay, TIMED_OUT, within } from '../timeout.ts';
 
 export interface LeaseTimings {

@@ -6,10 +6,12 @@ import { observeRevert, trackReverts, NO_REVERTS, type RevertState } from '../pl
 import { ANNOTATIONS_MAX_BYTES, annotationsSizeWith, CONFIGMAP_MAX_BYTES, configMapSizeWith } from '../plan/size-guard.ts';
 import { restartTiming } from '../plan/storm-guard.ts';
 import type { ConfigMapWriter } from '../sinks/configmap-writer.ts';
-import { ENDPOINTS_HASH_ANNOTATION, type DeploymentRestarter } from '../sinks/deployment-restarter.ts';
-import { FencedError } from '../sinks/fence.ts';
+import type { DeploymentRestarter } from '../sinks/deployment-restarter.ts';
+import { FencedError } from '../sinks/write-guard.ts';
 import type { Notifier } from '../sinks/mattermost-notifier.ts';
-import { decide, NOTHING_PENDING, type ObservedState, type Plan } from './decide.ts';
+import { decide, type ObservedState, type Plan } from '../plan/decide.ts';
+import { PENDING_REMOVALS_ANNOTATION } from '../plan/pending-annotation.ts';
+import { CONFIGMAP_ANNOTATIONS, configMapAnnotations, ENDPOINTS_HASH_ANNOTATION, publishedHash, rolledHash } from '../plan/published.ts';
 import type { DesiredHosts } from './desired-hosts.ts';
 import { freshest, type OwnWrite } from './own-writes.ts';
 
@@ -32,8 +34,6 @@ export interface ReconcilerOptions {
   notifier: Notifier;
   metrics: Metrics;
   logger: Logger;
-  /** Asks for another pass after `ms` (a restart deferred by the storm guard). */
-  requeueAfter: (ms: number) => void;
   /**
    * Checked right before every write: false once this replica may no longer act (its lease is not known to be
    * valid, or it is stopping). A leader frozen past its lease must not write when it resumes.
@@ -44,8 +44,6 @@ export interface ReconcilerOptions {
 }
 
 const REVERT_WINDOW_MS = 3_600_000;
-/** Carries the removals being confirmed (host -> missing polls) across restarts, failovers and run-once runs. */
-export const PENDING_REMOVALS_ANNOTATION = 'thanos-store-discovery/pending-removals';
 
 /** One level-based pass: read the caches and the desired hosts, decide purely, carry the plan out through the sinks. */
 export class Reconciler {
@@ -57,14 +55,21 @@ export class Reconciler {
   /** Our last writes as the API server answered them: read instead of a cache that has not caught up with them. */
   private ownConfigMap: OwnWrite<ConfigMap> | undefined;
   private ownDeployment: OwnWrite<Deployment> | undefined;
+  /** The pass in flight's way to ask for another (passes never overlap: the queue runs one at a time). */
+  private requeueAfter: (ms: number) => void = () => {};
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
     this.now = options.monotonicNow ?? (() => performance.now());
   }
 
-  async reconcile(): Promise<ReconcileOutcome> {
+  /**
+   * One pass; `requeueAfter` asks for another after `ms` (a restart deferred by the storm guard), as controller-runtime's
+   * Result.RequeueAfter does.
+   */
+  async reconcile(requeueAfter: (ms: number) => void = () => {}): Promise<ReconcileOutcome> {
     const { metrics, logger } = this.options;
+    this.requeueAfter = requeueAfter;
     const stopTimer = metrics.reconcileDuration.startTimer();
     let outcome: ReconcileOutcome = 'error';
     try {
@@ -130,11 +135,11 @@ export class Reconciler {
         ? {
             exists: true,
             text: configMap.data?.[this.options.config.configMapKey],
-            hashAnnotation: configMap.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION],
+            hashAnnotation: publishedHash(configMap),
             pendingAnnotation: configMap.metadata?.annotations?.[PENDING_REMOVALS_ANNOTATION],
           }
         : { exists: false },
-      deployment: deployment ? { exists: true, hashAnnotation: podTemplateHash(deployment) } : { exists: false },
+      deployment: deployment ? { exists: true, hashAnnotation: rolledHash(deployment) } : { exists: false },
     };
   }
 
@@ -149,7 +154,7 @@ export class Reconciler {
     if (plan.configMap.kind !== 'none') {
       const action = plan.configMap;
       const before = this.configMap();
-      const ours = annotations(plan.hash, pendingRemovals);
+      const ours = configMapAnnotations(plan.hash, pendingRemovals);
       if (!this.fits(before, plan, ours)) return false;
       if (action.kind === 'update' && action.reason === 'unreadable') {
         logger.warn('ConfigMap content is unreadable, replacing it', { detail: action.detail });
@@ -184,7 +189,7 @@ export class Reconciler {
   private fits(existing: ConfigMap | undefined, plan: Extract<Plan, { kind: 'converge' }>, ours: Record<string, string>): boolean {
     const { config, metrics, logger, notifier } = this.options;
     const bytes = configMapSizeWith(existing, config.configMapKey, plan.text);
-    const annotationBytes = annotationsSizeWith(existing?.metadata?.annotations, ours, OUR_ANNOTATIONS);
+    const annotationBytes = annotationsSizeWith(existing?.metadata?.annotations, ours, CONFIGMAP_ANNOTATIONS);
     metrics.configMapBytes.set(bytes);
     if (bytes <= CONFIGMAP_MAX_BYTES && annotationBytes <= ANNOTATIONS_MAX_BYTES) return true;
     metrics.configMapOversize.inc();
@@ -217,7 +222,7 @@ export class Reconciler {
     if (timing.kind === 'defer') {
       metrics.restartDeferred.set(1);
       logger.info('restart deferred by the minimum interval between restarts', { ...fields, waitMs: Math.round(timing.waitMs) });
-      this.options.requeueAfter(timing.waitMs);
+      this.requeueAfter(timing.waitMs);
       return;
     }
     metrics.restartDeferred.set(0);
@@ -225,7 +230,7 @@ export class Reconciler {
     this.fence();
     // The revert guard judges the Deployment as the API server holds it right before the patch, never a lagging cache.
     const outcome = await this.options.restarter.restart(plan, (live) => {
-      this.noteReverts(observeRevert(this.lastPatchedHash, plan.hash, podTemplateHash(live)));
+      this.noteReverts(observeRevert(this.lastPatchedHash, plan.hash, rolledHash(live)));
       return !this.reverts.stopped;
     });
     if (outcome.kind === 'missing' || outcome.kind === 'held back') return;
@@ -264,15 +269,4 @@ export class Reconciler {
     const verdict = this.options.mayWrite?.() ?? { ok: true };
     if (!verdict.ok) throw new FencedError(verdict.reason);
   }
-}
-
-function podTemplateHash(deployment: Deployment): string | undefined {
-  return deployment.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION];
-}
-
-const OUR_ANNOTATIONS = [ENDPOINTS_HASH_ANNOTATION, PENDING_REMOVALS_ANNOTATION];
-
-/** Ours on the ConfigMap. With nothing pending the annotation is left out: server-side apply then removes it. */
-function annotations(hash: string, pending: string): Record<string, string> {
-  return { [ENDPOINTS_HASH_ANNOTATION]: hash, ...(pending === NOTHING_PENDING ? {} : { [PENDING_REMOVALS_ANNOTATION]: pending }) };
 }

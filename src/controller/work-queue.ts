@@ -1,15 +1,16 @@
 import type { Logger } from '../logger.ts';
+import { backoffMs, type Backoff } from './backoff.ts';
 import { describeError } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface WorkQueueOptions {
-  /** One reconcile pass; a rejection schedules a retry with backoff. */
-  handler: () => Promise<void>;
+  /** One reconcile pass; a rejection schedules a retry with backoff, `requeueAfter` asks for a pass in `ms`. */
+  handler: (requeueAfter: (ms: number) => void) => Promise<unknown>;
   metrics: Metrics;
   logger: Logger;
   /** Least time between two passes, so a burst of events becomes one pass. */
   minIntervalMs?: number;
-  backoff?: { baseMs: number; maxMs: number };
+  backoff?: Backoff;
   random?: () => number;
 }
 
@@ -87,12 +88,12 @@ export class WorkQueue {
     this.options.metrics.workQueueDepth.set(0);
     const { minIntervalMs, backoff } = this.options;
     try {
-      await this.options.handler();
+      await this.options.handler((ms) => this.addAfter(ms));
       this.failures = 0;
       this.notBefore = Date.now() + minIntervalMs;
     } catch (error) {
       this.failures += 1;
-      const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (this.failures - 1));
+      const ceiling = backoffMs(this.failures, backoff);
       // Full jitter in the upper half: spreads retries without ever retrying immediately.
       const delayMs = Math.round(ceiling / 2 + (this.options.random() * ceiling) / 2);
       this.notBefore = Date.now() + delayMs;

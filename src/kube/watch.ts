@@ -1,6 +1,15 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import type { WatchFn } from '../controller/informer.ts';
 import { toKubeApiError } from './client.ts';
+
+/** A watch (client-node's Watch, below): events go to `onEvent`, `done` is called once when the stream ends or fails. */
+export interface WatchFn {
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, object: unknown) => void,
+    done: (error: unknown) => void,
+  ): Promise<AbortController>;
+}
 
 /**
  * client-node's Watch as the informer's WatchFn; a refused watch ends with a KubeApiError, as the other calls fail.

@@ -19,6 +19,12 @@ import { MAX_WINDOW_ENTRIES, type RemovalWindow, type WindowRemoval } from './re
  * pending (the annotation is then left out). The older `{"<host>":<polls>}` is still read, so an upgrade in the
  * middle of a hold keeps its counts.
  */
+/** Carries the removals being confirmed across restarts, failovers and run-once runs. */
+export const PENDING_REMOVALS_ANNOTATION = 'thanos-store-discovery/pending-removals';
+
+/** The serialised state when nothing is pending: the annotation is then left out. */
+export const NOTHING_PENDING = '{}';
+
 export interface PendingState {
   missing: ReadonlyMap<string, number>;
   window: RemovalWindow;
@@ -33,7 +39,7 @@ export function hostHash(host: string): string {
 
 /** Deterministic text, so the pass can compare it with what is published and skip a write that changes nothing. */
 export function serialisePending(state: PendingState): string {
-  if (state.missing.size === 0 && state.window.length === 0) return '{}';
+  if (state.missing.size === 0 && state.window.length === 0) return NOTHING_PENDING;
   // Over the bound, the hosts closest to removal keep their counts; the others start afresh after a restart, which
   // only delays their removal.
   const kept = [...state.missing].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).slice(0, MAX_PENDING_HOSTS);
@@ -56,8 +62,8 @@ export function serialisePending(state: PendingState): string {
  */
 export function samePendingState(published: string | undefined, next: string): boolean {
   // The steady state, every pass: the same text, nothing to parse.
-  if ((published ?? '{}') === next) return true;
-  const observed = withoutAges(published ?? '{}');
+  if ((published ?? NOTHING_PENDING) === next) return true;
+  const observed = withoutAges(published ?? NOTHING_PENDING);
   return observed !== undefined && observed === withoutAges(next);
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
 import { KubernetesWriteError } from './errors.ts';
-import { FencedError, UNGUARDED, type WriteGuard } from './fence.ts';
+import { FencedError, UNGUARDED, type WriteGuard } from './write-guard.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'thanos-store-discovery';

@@ -3,11 +3,11 @@ import type { Deployment } from '../kube/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { apiStatusCode } from '../kube/client.ts';
+import { ENDPOINTS_HASH_ANNOTATION, rolledHash } from '../plan/published.ts';
 import { KubernetesWriteError } from './errors.ts';
-import { FencedError, UNGUARDED, type WriteGuard } from './fence.ts';
+import { FencedError, UNGUARDED, type WriteGuard } from './write-guard.ts';
 import type { EventRecorder } from './event-recorder.ts';
 
-export const ENDPOINTS_HASH_ANNOTATION = 'thanos-store-discovery/endpoints-hash';
 export const RESTART_EVENT_REASON = 'StoreEndpointsChanged';
 // The apiserver refuses longer messages on events.k8s.io Events; stay under it for core/v1 too.
 const MAX_EVENT_MESSAGE_BYTES = 1024;
@@ -63,7 +63,7 @@ export function createDeploymentRestarter(options: {
       }
       if (current === undefined) return missing(request.hash);
       if (!proceed(current)) return { kind: 'held back' };
-      if (current.spec?.template?.metadata?.annotations?.[ENDPOINTS_HASH_ANNOTATION] === request.hash) {
+      if (rolledHash(current) === request.hash) {
         return { kind: 'in place', deployment: current };
       }
       let deployment: Deployment;

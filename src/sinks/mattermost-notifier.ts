@@ -53,6 +53,9 @@ interface QueuedAlert {
   attempt: number;
 }
 
+/** How long an exit waits for queued alerts (a failure found just before it included); inside the shutdown deadline. */
+export const ALERT_FLUSH_DEADLINE_MS = 3_000;
+
 /**
  * Posts each new failure to a Mattermost incoming webhook, off the caller's path: `notify` queues, one sender posts.
  * An alert key (title and error text, network addresses aside) claims a repeat window when it is queued, and the

@@ -10,6 +10,14 @@ export interface PollerOptions {
 }
 
 /**
+ * How long the poll loop may stay silent before liveness fails. A poll may spend its whole retry budget before it
+ * reports (six requests of up to 20 s plus backoff: about 2.2 minutes); silence beyond that means the loop is wedged.
+ */
+export function pollSilenceBudgetMs(intervalMs: number): number {
+  return 3 * intervalMs + 180_000;
+}
+
+/**
  * Runs `read` every `intervalMs`, measured from the start of one poll to the start of the next. Polls never overlap:
  * one that outlasts the interval is followed straight after it ends. After `stop()` no callback is called.
  */

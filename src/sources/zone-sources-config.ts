@@ -24,6 +24,15 @@ export function accountOf(source: Pick<ZoneSource, 'role'>): string {
   return source.role?.account ?? OWN_ACCOUNT;
 }
 
+/** The sources, with the zones of PRIVATE_HOSTED_ZONE_ID as one more, read with the pod's own credentials. */
+export function withOwnZones(sources: readonly ZoneSource[], zoneIds: readonly string[]): ZoneSource[] {
+  if (zoneIds.length === 0) return [...sources];
+  return [
+    ...sources,
+    { name: 'PRIVATE_HOSTED_ZONE_ID', role: undefined, zoneIds: [...zoneIds], domains: [], tags: {}, includePublic: false },
+  ];
+}
+
 const FIELDS = new Set(['name', 'roleArn', 'externalId', 'zoneIds', 'domains', 'tags', 'includePublic']);
 const SOURCE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // arn:<partition>:iam::<12-digit account>:role/<path/name>

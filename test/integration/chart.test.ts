@@ -342,12 +342,9 @@ describe('helm template with valid values', () => {
       { name: 'shared', tags: { 'thanos-store-discovery': 'enabled' } },
     ];
     // Without the CI values file: sources alone, no zone ids.
-    const withSources = async (list: unknown[]): Promise<Manifest[]> => {
-      const result = await helm([
-        'template',
+    const withSources = (list: unknown[]): Promise<Manifest[]> =>
+      helmTool.templateAlone(
         RELEASE,
-        CHART,
-        '--namespace',
         NAMESPACE,
         '--set',
         'thanos.deploymentName=thanos-query',
@@ -359,12 +356,7 @@ describe('helm template with valid values', () => {
         'route53.discoveryEveryPolls=3',
         '--set',
         'aws.stsEndpointUrl=https://sts.eu-west-1.amazonaws.com',
-      ]);
-      expect(result.stderr).toBe('');
-      return parseAllDocuments(result.stdout)
-        .map((doc) => doc.toJS() as Manifest | null)
-        .filter((doc): doc is Manifest => doc !== null);
-    };
+      );
     const manifests = await withSources(sources);
     const deployment = only<V1Deployment>(manifests, 'Deployment');
     const map = only<V1ConfigMap>(manifests, 'ConfigMap');

@@ -2,7 +2,7 @@
 // loopback address (the pod IP), and a Pod object of the Thanos Deployment whose status carries that address.
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { DELIVERY_STATES } from '../../src/delivery/compare.ts';
+import { DELIVERY_STATES } from '../../src/diagnostics/delivery-compare.ts';
 import type { HostsFile } from '../peers/hosts-namespace.ts';
 import { KubeletConfigMapSync } from '../peers/kubelet-volume.ts';
 import { startThanosQuery, type ThanosQuery } from '../peers/thanos.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
-import { hashEndpoints, toEndpoints } from '../../src/controller/endpoints.ts';
+import { hashEndpoints, toEndpoints } from '../../src/format/endpoints-file.ts';
 import { startControlPlane, type ControlPlane } from '../peers/control-plane.ts';
 import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.ts';
 import { startMoto, type Moto } from '../peers/moto.ts';

@@ -37,8 +37,13 @@ export function runTool(path: string, args: readonly string[], env: NodeJS.Proce
 
 export interface Helm {
   run(args: readonly string[]): Promise<ToolResult>;
-  /** `helm template <release> <chart> --namespace <namespace> -f <valid values> ...args`; throws with helm's stderr on failure. */
+  /**
+   * `helm template <release> <chart> --namespace <namespace> -f <valid values> ...args`; throws with helm's stderr when
+   * helm fails or warns (a warning from our own chart is a defect of it).
+   */
   template(release: string, namespace: string, ...args: string[]): Promise<Manifest[]>;
+  /** The same without the valid values file: `args` give every value. */
+  templateAlone(release: string, namespace: string, ...args: string[]): Promise<Manifest[]>;
   /** Removes helm's private cache, config and data directories. */
   close(): Promise<void>;
 }
@@ -55,15 +60,17 @@ export async function createHelm(): Promise<Helm> {
     KUBECACHEDIR: join(home, 'kube-cache'),
   };
   const run = (args: readonly string[]) => runTool(helmPath, args, env);
+  const templateAlone = async (release: string, namespace: string, ...args: string[]) => {
+    const result = await run(['template', release, CHART, '--namespace', namespace, ...args]);
+    if (result.code !== 0 || result.stderr !== '') throw new Error(`helm template failed or warned (${result.code}):\n${result.stderr}`);
+    return parseAllDocuments(result.stdout)
+      .map((doc) => doc.toJS() as Manifest | null)
+      .filter((doc): doc is Manifest => doc !== null);
+  };
   return {
     run,
-    async template(release, namespace, ...args) {
-      const result = await run(['template', release, CHART, '--namespace', namespace, '-f', VALID_VALUES, ...args]);
-      if (result.code !== 0) throw new Error(`helm template failed (${result.code}):\n${result.stderr}`);
-      return parseAllDocuments(result.stdout)
-        .map((doc) => doc.toJS() as Manifest | null)
-        .filter((doc): doc is Manifest => doc !== null);
-    },
+    template: (release, namespace, ...args) => templateAlone(release, namespace, '-f', VALID_VALUES, ...args),
+    templateAlone,
     close: () => rm(home, { recursive: true, force: true }),
   };
 }
@@ -84,7 +91,11 @@ export function helmForTests(): Omit<Helm, 'close'> {
     if (helm === undefined) throw new Error('helm is made in beforeAll: run it inside a test');
     return helm;
   };
-  return { run: (args) => made().run(args), template: (...args) => made().template(...args) };
+  return {
+    run: (args) => made().run(args),
+    template: (...args) => made().template(...args),
+    templateAlone: (...args) => made().templateAlone(...args),
+  };
 }
 
 /** `helm install <release> <chart> --namespace <namespace> --kubeconfig <path> -f <valid values> ...args`. */

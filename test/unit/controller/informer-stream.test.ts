@@ -46,19 +46,20 @@ let onChange: jest.Mock<() => void>;
 
 function makeInformer(): SingleObjectInformer<Deployment> {
   const { api, watch } = standInClient(server.url);
-  return new SingleObjectInformer<Deployment>({
+  const made = new SingleObjectInformer<Deployment>({
     resource: 'deployment',
     namespace: NAMESPACE,
     name: NAME,
     path: deploymentsPath(NAMESPACE),
     list: (fieldSelector) => api.listDeployments(NAMESPACE, fieldSelector),
     watch,
-    onChange,
     logger: log.logger,
     metrics,
     random: () => 0.5,
     timing: TIMING,
   });
+  made.onChange(onChange);
+  return made;
 }
 
 const events = (event: string) => metricValue(metrics.informerEvents, { resource: 'deployment', event });

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
-import { SingleObjectInformer, decisionKey, type WatchFn } from '../../../src/controller/informer.ts';
+import { SingleObjectInformer, decisionKey } from '../../../src/controller/informer.ts';
+import type { WatchFn } from '../../../src/kube/watch.ts';
 import { KubeApiError } from '../../../src/kube/client.ts';
 import type { ObjectList } from '../../../src/kube/types.ts';
 import { WorkQueue } from '../../../src/controller/work-queue.ts';
@@ -81,19 +82,20 @@ function listing(resourceVersion: string, ...items: Obj[]): ObjectList<Obj> {
 }
 
 function makeInformer(timing = {}): SingleObjectInformer<Obj> {
-  return new SingleObjectInformer<Obj>({
+  const informer = new SingleObjectInformer<Obj>({
     resource: 'deployment',
     namespace: 'monitoring',
     name: NAME,
     path: '/apis/apps/v1/namespaces/monitoring/deployments',
     list,
     watch,
-    onChange,
     logger: createSilentLogger(),
     metrics,
     random: () => 0.5,
     timing: { inactivityMs: 150_000, maxStalenessMs: 300_000, backoffBaseMs: 1_000, backoffMaxMs: 8_000, ...timing },
   });
+  informer.onChange(onChange);
+  return informer;
 }
 
 const events = (event: string) => metricValue(metrics.informerEvents, { resource: 'deployment', event });
@@ -150,7 +152,6 @@ describe('list then watch', () => {
         path: '/p',
         list,
         watch: fake,
-        onChange,
         logger: createSilentLogger(),
         metrics,
         random: () => r,

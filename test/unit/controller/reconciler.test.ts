@@ -1,14 +1,16 @@
 import type { ConfigMap, Deployment } from '../../../src/kube/types.ts';
-import { hashEndpoints, renderEndpointsFile } from '../../../src/controller/endpoints.ts';
+import { hashEndpoints, renderEndpointsFile } from '../../../src/format/endpoints-file.ts';
 import { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
-import { PENDING_REMOVALS_ANNOTATION, Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
+import { Reconciler, type ObjectCache } from '../../../src/controller/reconciler.ts';
+import { PENDING_REMOVALS_ANNOTATION } from '../../../src/plan/pending-annotation.ts';
 import type { DesiredState, RemovalPolicy } from '../../../src/plan/desired-set.ts';
 import { hostHash } from '../../../src/plan/pending-annotation.ts';
 import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { metricValue } from '../metric-value.ts';
 import type { ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
-import { ENDPOINTS_HASH_ANNOTATION, type RestartRequest } from '../../../src/sinks/deployment-restarter.ts';
+import { ENDPOINTS_HASH_ANNOTATION } from '../../../src/plan/published.ts';
+import type { RestartRequest } from '../../../src/sinks/deployment-restarter.ts';
 
 const KEY = 'servicediscovery.yml';
 const ENDPOINTS = ['a-grpc.x:10901', 'b-grpc.x:10901'];
@@ -129,25 +131,25 @@ function setup(options: SetupOptions) {
     notifier,
     metrics,
     logger,
-    requeueAfter: (ms) => void requeues.push(ms),
     monotonicNow: () => clock.now,
     ...(options.mayWrite ? { mayWrite: options.mayWrite } : {}),
   });
-  return { reconciler, metrics, writes, restarts, alerts, requeues, clock, configMaps, setDeployment, desired, read };
+  const reconcile = () => reconciler.reconcile((ms) => void requeues.push(ms));
+  return { reconcile, metrics, writes, restarts, alerts, requeues, clock, configMaps, setDeployment, desired, read };
 }
 
 describe('Reconciler', () => {
   it('waits, writing nothing, until both informers have synced', async () => {
     const t = setup({ hosts: ['a-grpc.x'] });
     t.configMaps.synced = false;
-    expect(await t.reconciler.reconcile()).toBe('waiting');
+    expect(await t.reconcile()).toBe('waiting');
     expect(t.writes).toHaveLength(0);
     expect(await metricValue(t.metrics.reconciles, { outcome: 'waiting' })).toBe(1);
   });
 
   it('creates the ConfigMap with the hash annotation, rolls the Deployment once, and is idempotent', async () => {
     const t = setup({ hosts: ['b-grpc.x', 'a-grpc.x'], deployment: deploymentWith(undefined) });
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.writes).toEqual([
       {
         existing: undefined,
@@ -158,7 +160,7 @@ describe('Reconciler', () => {
     ]);
     expect(t.restarts).toEqual([expect.objectContaining({ hash: HASH, added: ENDPOINTS, removed: [] })]);
     // The second pass reads the caches our writes reached, and does nothing.
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.writes).toHaveLength(1);
     expect(t.restarts).toHaveLength(1);
     expect(await metricValue(t.metrics.endpoints)).toBe(2);
@@ -171,7 +173,7 @@ describe('Reconciler', () => {
       configMap: configMapWith(renderEndpointsFile(ENDPOINTS, 'file_sd'), HASH),
       deployment: deploymentWith(HASH),
     });
-    expect(await t.reconciler.reconcile()).toBe('skipped_empty');
+    expect(await t.reconcile()).toBe('skipped_empty');
     expect(t.writes).toHaveLength(0);
     expect(t.restarts).toHaveLength(0);
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery found no endpoints' })]);
@@ -180,12 +182,12 @@ describe('Reconciler', () => {
 
   it('keeps repairing from the last non-empty set while reads come back empty', async () => {
     const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x'], deployment: deploymentWith(undefined) });
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     const syncedAt = await metricValue(t.metrics.lastSuccessfulSync);
     t.read([]);
     t.configMaps.object = undefined;
 
-    expect(await t.reconciler.reconcile()).toBe('skipped_empty');
+    expect(await t.reconcile()).toBe('skipped_empty');
     expect(t.writes.at(-1)).toEqual(expect.objectContaining({ existing: undefined, text: renderEndpointsFile(ENDPOINTS, 'file_sd') }));
     expect(t.restarts).toHaveLength(1);
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery found no endpoints' })]);
@@ -196,24 +198,24 @@ describe('Reconciler', () => {
 
   it('keeps the ConfigMap current while the Deployment is missing', async () => {
     const t = setup({ hosts: ['a-grpc.x', 'b-grpc.x'] });
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.writes).toHaveLength(1);
     expect(t.restarts).toHaveLength(0);
     t.setDeployment(deploymentWith(undefined));
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.restarts).toEqual([expect.objectContaining({ hash: HASH })]);
   });
 
   it('writes nothing in dry run', async () => {
     const t = setup({ hosts: ['a-grpc.x'], deployment: deploymentWith(undefined), dryRun: true });
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.writes).toHaveLength(0);
     expect(t.restarts).toHaveLength(0);
   });
 
   it('rejects, alerts and counts an error when a write fails, so the queue retries', async () => {
     const t = setup({ hosts: ['a-grpc.x'], deployment: deploymentWith(undefined), writeFails: true });
-    await expect(t.reconciler.reconcile()).rejects.toThrow('the API server is down');
+    await expect(t.reconcile()).rejects.toThrow('the API server is down');
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery failed to update Kubernetes' })]);
     expect(t.restarts).toHaveLength(0);
     expect(await metricValue(t.metrics.reconciles, { outcome: 'error' })).toBe(1);
@@ -226,15 +228,15 @@ describe('Reconciler safety rules', () => {
 
   it('rolls the first change at once and coalesces later ones into one rollout at the end of the window', async () => {
     const t = setup({ hosts: ONE, deployment: deploymentWith(undefined), restartMinIntervalMs: 300_000 });
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.restarts).toHaveLength(1);
 
     t.clock.now += 60_000;
     t.read(['a-grpc.x', 'b-grpc.x']);
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     t.clock.now += 60_000;
     t.read(['a-grpc.x', 'b-grpc.x', 'c-grpc.x']);
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     // The ConfigMap is kept current at once; the rollout waits for the window's end.
     expect(t.writes).toHaveLength(3);
     expect(t.restarts).toHaveLength(1);
@@ -242,7 +244,7 @@ describe('Reconciler safety rules', () => {
     expect(await metricValue(t.metrics.restartDeferred)).toBe(1);
 
     t.clock.now += 180_000;
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.restarts.map((restart) => restart.hash)).toEqual([hashOf(ONE), hashOf(['a-grpc.x', 'b-grpc.x', 'c-grpc.x'])]);
     expect(await metricValue(t.metrics.restartDeferred)).toBe(0);
   });
@@ -252,9 +254,9 @@ describe('Reconciler safety rules', () => {
     const revert = async () => {
       t.setDeployment(deploymentWith(undefined));
       t.clock.now += 60_000;
-      return t.reconciler.reconcile();
+      return t.reconcile();
     };
-    await t.reconciler.reconcile();
+    await t.reconcile();
     await revert();
     expect(t.restarts).toHaveLength(2);
     expect(await metricValue(t.metrics.restartReverts)).toBe(1);
@@ -270,10 +272,10 @@ describe('Reconciler safety rules', () => {
 
     // Someone puts our hash back (the GitOps tool now ignores it): the stop lifts.
     t.setDeployment(deploymentWith(hashOf(ONE)));
-    await t.reconciler.reconcile();
+    await t.reconcile();
     expect(await metricValue(t.metrics.restartFightStopped)).toBe(0);
     t.read(['a-grpc.x', 'b-grpc.x']);
-    await t.reconciler.reconcile();
+    await t.reconcile();
     expect(t.restarts).toHaveLength(3);
   });
 
@@ -282,7 +284,7 @@ describe('Reconciler safety rules', () => {
     for (let pass = 0; pass < 4; pass++) {
       t.read(ONE);
       t.clock.now += 60_000;
-      expect(await t.reconciler.reconcile()).toBe('success');
+      expect(await t.reconcile()).toBe('success');
     }
     expect(t.writes).toHaveLength(1);
     expect(t.restarts).toHaveLength(1);
@@ -294,9 +296,9 @@ describe('Reconciler safety rules', () => {
   it('refuses a list that would not fit in a ConfigMap, keeps the last one and alerts', async () => {
     const many = Array.from({ length: 25_000 }, (_, i) => `cluster-${String(i).padStart(5, '0')}-grpc.internal.example.com`);
     const t = setup({ hosts: ONE, deployment: deploymentWith(undefined) });
-    await t.reconciler.reconcile();
+    await t.reconcile();
     t.read(many);
-    expect(await t.reconciler.reconcile()).toBe('refused_oversize');
+    expect(await t.reconcile()).toBe('refused_oversize');
     expect(t.writes).toHaveLength(1);
     expect(t.restarts).toHaveLength(1);
     expect(await metricValue(t.metrics.configMapOversize)).toBe(1);
@@ -311,10 +313,10 @@ describe('Reconciler safety rules', () => {
       deployment: deploymentWith(undefined),
       mayWrite: () => (allowed ? { ok: true } : { ok: false, reason: 'not the leader' }),
     });
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     allowed = false;
     t.read(['a-grpc.x', 'b-grpc.x']);
-    expect(await t.reconciler.reconcile()).toBe('fenced');
+    expect(await t.reconcile()).toBe('fenced');
     expect(t.writes).toHaveLength(1);
     expect(t.restarts).toHaveLength(1);
     expect(t.alerts).toHaveLength(0);
@@ -336,12 +338,12 @@ describe('Reconciler safety rules', () => {
     // The API server answers nothing yet: three of four are missing from a read taken meanwhile.
     t.configMaps.synced = false;
     t.read(['a-grpc.x']);
-    expect(await t.reconciler.reconcile()).toBe('waiting');
+    expect(await t.reconcile()).toBe('waiting');
     expect(t.desired.get()).toBeUndefined();
 
     t.configMaps.object = configMapWith(text, hash);
     t.configMaps.synced = true;
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     // The read counts as one missing poll against the four published: nothing removed, Thanos not rolled.
     expect(t.desired.get()).toEqual(published);
     expect(t.writes.map((write) => write.text)).toEqual([text]);
@@ -355,7 +357,7 @@ describe('Reconciler safety rules', () => {
       metadata: { name: 'sd', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(262_100) } },
       data: { [KEY]: '- targets: []\n' },
     };
-    expect(await t.reconciler.reconcile()).toBe('refused_oversize');
+    expect(await t.reconcile()).toBe('refused_oversize');
     expect(t.writes).toHaveLength(0);
     expect(await metricValue(t.metrics.configMapOversize)).toBe(1);
     expect(t.alerts).toEqual([expect.objectContaining({ title: 'Thanos store discovery cannot publish the endpoint list' })]);
@@ -364,17 +366,17 @@ describe('Reconciler safety rules', () => {
   it('keeps the annotation of 6,000 held removals of 10,000 small and writes an addition during the hold', async () => {
     const hosts = Array.from({ length: 10_000 }, (_, i) => `${'x'.repeat(30)}-${String(i).padStart(5, '0')}-grpc.held.example.com`);
     const t = setup({ hosts, deployment: deploymentWith(undefined), policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 10 } });
-    await t.reconciler.reconcile();
+    await t.reconcile();
     const left = hosts.slice(6_000);
     t.read(left);
     t.read(left);
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(await metricValue(t.metrics.massRemovalHeld)).toBe(1);
     const held = t.writes.at(-1)!.annotations[PENDING_REMOVALS_ANNOTATION]!;
     expect(Buffer.byteLength(held)).toBeLessThan(64 * 1024);
 
     t.read([...left, 'new-grpc.held.example.com']);
-    expect(await t.reconciler.reconcile()).toBe('success');
+    expect(await t.reconcile()).toBe('success');
     expect(t.writes.at(-1)?.text).toContain('new-grpc.held.example.com.:10901');
     expect(
       t.writes
@@ -390,9 +392,9 @@ describe('Reconciler safety rules', () => {
       deployment: deploymentWith(undefined),
       policy: { confirmPolls: 2, maxShare: 0.5, massConfirmPolls: 4 },
     });
-    await t.reconciler.reconcile();
+    await t.reconcile();
     t.read(['a-grpc.x', 'b-grpc.x']);
-    await t.reconciler.reconcile();
+    await t.reconcile();
     expect(t.writes.at(-1)?.annotations[PENDING_REMOVALS_ANNOTATION]).toBe(`{"v":2,"missing":{"1":"${hostHash('c-grpc.x')}"}}`);
     expect(t.writes.at(-1)?.text).toBe(renderEndpointsFile(['a-grpc.x:10901', 'b-grpc.x:10901', 'c-grpc.x:10901'], 'file_sd'));
     expect(t.restarts).toHaveLength(1);

@@ -92,6 +92,35 @@ describe('WorkQueue', () => {
     }
   });
 
+  it('a pass that asks for a requeue gets one more pass after that delay, as RequeueAfter does', async () => {
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const passes: number[] = [];
+      const queue = new WorkQueue({
+        handler: async (requeueAfter) => {
+          passes.push(Date.now());
+          if (passes.length === 1) requeueAfter(100);
+        },
+        metrics,
+        logger: createSilentLogger(),
+        minIntervalMs: 1,
+      });
+      queue.add();
+      await jest.advanceTimersByTimeAsync(2);
+      expect(passes).toEqual([0]);
+      await jest.advanceTimersByTimeAsync(97);
+      expect(passes).toEqual([0]);
+      await jest.advanceTimersByTimeAsync(500);
+      expect(passes).toHaveLength(2);
+      // Due at 100; it runs on the queue's next timer, 1 ms later as Node's 0 ms timers do.
+      expect(passes[1]).toBeGreaterThanOrEqual(100);
+      expect(passes[1]).toBeLessThanOrEqual(101);
+      await queue.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('never runs two passes at once', async () => {
     let running = 0;
     let overlapped = false;

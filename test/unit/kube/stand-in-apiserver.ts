@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApi, type KubeApi } from '../../../src/kube/api.ts';
 import { createWatch } from '../../../src/kube/watch.ts';
-import type { WatchFn } from '../../../src/controller/informer.ts';
+import type { WatchFn } from '../../../src/kube/watch.ts';
 
 export interface StandInRequest {
   method: string;

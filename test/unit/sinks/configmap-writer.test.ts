@@ -3,7 +3,7 @@ import { createSilentLogger } from '../../../src/logger.ts';
 import { createMetrics } from '../../../src/metrics.ts';
 import { createConfigMapWriter, FIELD_MANAGER, MANAGED_BY_LABEL, type ConfigMapWriteRequest } from '../../../src/sinks/configmap-writer.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
-import { FencedError, type WriteGuard } from '../../../src/sinks/fence.ts';
+import { FencedError, type WriteGuard } from '../../../src/sinks/write-guard.ts';
 import { apiError, FakeConfigMapApi } from './fakes.ts';
 import { metricValue } from '../metric-value.ts';
 

@@ -5,12 +5,12 @@ import { createMetrics } from '../../../src/metrics.ts';
 import {
   buildRestartMessage,
   createDeploymentRestarter,
-  ENDPOINTS_HASH_ANNOTATION,
   RESTART_EVENT_REASON,
   type RestartRequest,
 } from '../../../src/sinks/deployment-restarter.ts';
+import { ENDPOINTS_HASH_ANNOTATION } from '../../../src/plan/published.ts';
 import { KubernetesWriteError } from '../../../src/sinks/errors.ts';
-import { FencedError, type WriteGuard } from '../../../src/sinks/fence.ts';
+import { FencedError, type WriteGuard } from '../../../src/sinks/write-guard.ts';
 import { createEventRecorder, type EventRecorder, type RecordedEvent } from '../../../src/sinks/event-recorder.ts';
 import { apiError, captureLogger } from './fakes.ts';
 import { metricValue } from '../metric-value.ts';

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { createSilentLogger } from '../../../src/logger.ts';
-import { Poller } from '../../../src/sources/poller.ts';
+import { Poller, pollSilenceBudgetMs } from '../../../src/sources/poller.ts';
 import type { Route53ReadResult } from '../../../src/sources/route53-reader.ts';
 
 const INTERVAL = 1_000;
@@ -58,6 +58,13 @@ afterEach(async () => {
   await stopping;
   current = undefined;
   jest.useRealTimers();
+});
+
+describe('pollSilenceBudgetMs', () => {
+  it('allows three intervals and a whole retry budget (about 2.2 minutes) before liveness fails', () => {
+    expect(pollSilenceBudgetMs(60_000)).toBe(360_000);
+    expect(pollSilenceBudgetMs(10_000)).toBe(210_000);
+  });
 });
 
 describe('Poller', () => {

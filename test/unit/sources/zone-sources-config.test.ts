@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../../../src/config.ts';
-import { accountOf, parseZoneSources } from '../../../src/sources/zone-sources-config.ts';
+import { accountOf, parseZoneSources, withOwnZones, type ZoneSource } from '../../../src/sources/zone-sources-config.ts';
 
 const BASE = { THANOS_NAMESPACE: 'monitoring', THANOS_DEPLOYMENT_NAME: 'thanos-query', THANOS_CONFIGMAP_NAME: 'thanos-store-sd' };
 const FILE = '/etc/thanos-store-discovery/sources.yaml';
@@ -71,6 +71,21 @@ describe('parseZoneSources', () => {
 
   it('names every problem of every source at once', () => {
     expect(problemsOf('- { name: A }\n- { name: b, roleArn: x, zoneIds: [bad-id] }')).toHaveLength(4);
+  });
+});
+
+describe('withOwnZones', () => {
+  const source: ZoneSource = { name: 'prod', role: undefined, zoneIds: [], domains: ['prod.example.com'], tags: {}, includePublic: false };
+
+  it("adds the zones of PRIVATE_HOSTED_ZONE_ID as one more source, read with the pod's own credentials", () => {
+    expect(withOwnZones([source], ['Z1', 'Z2'])).toEqual([
+      source,
+      { name: 'PRIVATE_HOSTED_ZONE_ID', role: undefined, zoneIds: ['Z1', 'Z2'], domains: [], tags: {}, includePublic: false },
+    ]);
+  });
+
+  it('adds nothing without such zones', () => {
+    expect(withOwnZones([source], [])).toEqual([source]);
   });
 });
 
