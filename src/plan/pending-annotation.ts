@@ -67,14 +67,19 @@ export function samePendingState(published: string | undefined, next: string): b
   return observed !== undefined && observed === withoutAges(next);
 }
 
-function withoutAges(text: string): string | undefined {
-  let parsed: unknown;
+/** The annotation's JSON object, or undefined when the text is not one. */
+function parseObject(text: string): Record<string, unknown> | undefined {
   try {
-    parsed = JSON.parse(text);
+    const parsed: unknown = JSON.parse(text);
+    return isRecord(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
-  if (!isRecord(parsed)) return undefined;
+}
+
+function withoutAges(text: string): string | undefined {
+  const parsed = parseObject(text);
+  if (parsed === undefined) return undefined;
   const window = parsed['window'];
   return JSON.stringify(
     Array.isArray(window) ? { ...parsed, window: window.map((entry: unknown) => (Array.isArray(entry) ? entry.slice(1) : entry)) } : parsed,
@@ -84,14 +89,8 @@ function withoutAges(text: string): string | undefined {
 /** Reads the annotation back for the hosts `published` now; anything malformed counts as nothing pending. */
 export function parsePending(text: string | undefined, published: readonly string[]): PendingState {
   const none: PendingState = { missing: new Map(), window: [] };
-  if (text === undefined) return none;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return none;
-  }
-  if (!isRecord(parsed)) return none;
+  const parsed = text === undefined ? undefined : parseObject(text);
+  if (parsed === undefined) return none;
   if (parsed['v'] === 2) return { missing: missingByHash(parsed['missing'], published), window: windowOf(parsed['window']) };
   return { missing: missingByName(parsed, published), window: [] };
 }
