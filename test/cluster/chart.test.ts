@@ -34,6 +34,7 @@ import {
 } from '../support/thanos.ts';
 import { CHART, createHelm, PEER_BUILD_TIMEOUT_MS, type Helm } from '../support/tools.ts';
 import { waitFor } from '../support/wait.ts';
+import { resultsPath } from '../support/results.ts';
 
 const ZONE = 'internal.example.com';
 const [A, B, C] = ['a', 'b', 'c'].map((cluster) => `cluster-${cluster}-grpc.${ZONE}`) as [string, string, string];
@@ -48,7 +49,6 @@ const THANOS_LABEL = 'app.kubernetes.io/name=thanos-query';
 const STEP_TIMEOUT_MS = 300_000;
 const POD_TIMEOUT_MS = 180_000;
 const RELOAD_SECONDS = 2;
-const RESULTS = new URL('../../bench/results/kubelet-latency.json', import.meta.url);
 const METRIC = 'thanos_store_discovery_';
 const SUCCESSFUL_POLLS = `${METRIC}route53_poll_duration_seconds_count{outcome="success"}`;
 // The soak: as many matching records as the README's sizing goes to, polled for a few minutes.
@@ -608,7 +608,8 @@ describe('the chart, the image and Thanos Query on a real node', () => {
       ).toBe(0);
       await kubeConfig.makeApiClient(AppsV1Api).deleteNamespacedDeployment({ name: THANOS_DEPLOYMENT, namespace: fileSd });
       const note = `test/cluster/chart.test.ts on ${new Date().toISOString()}, 2-core machine; kubelet v1.37.2 defaults (syncFrequency 1m, configMapAndSecretChangeDetectionStrategy Watch), controller POLL_INTERVAL_SECONDS=2, Thanos --endpoint.sd-config-reload-interval=${RELOAD_SECONDS}s (endpoint-config) or --store.sd-dns-interval=${RELOAD_SECONDS}s (file_sd)`;
-      await writeFile(RESULTS, `${JSON.stringify({ note, samples }, null, 2)}\n`);
+      const results = await resultsPath('kubelet-latency.json');
+      await writeFile(results, `${JSON.stringify({ note, samples }, null, 2)}\n`);
       process.stderr.write(`[cluster] RESTART_MODE=none: ${JSON.stringify(samples)}\n`);
     },
     2 * STEP_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 // The one program that consumes the output: a real Thanos Query reads the ConfigMap through a kubelet-style volume
 // and must list every published store, healthy, in both formats and both restart modes. Three real StoreAPI servers
 // (`thanos store`) serve on distinct loopback addresses at the published port; the published names resolve only for
-// Thanos, through a hosts file of its own. The change -> Thanos latencies are written to bench/results.
+// Thanos, through a hosts file of its own. The change -> Thanos latencies are written out (see test/support/results.ts).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { aRecords, logTail, scenarioSuite } from '../support/scenario.ts';
 import { ThanosPods } from '../support/thanos-pods.ts';
 import { readConfigMap, readDeployment, SD_KEY, templateHash, THANOS_CONFIGMAP } from '../support/thanos.ts';
 import { waitFor } from '../support/wait.ts';
+import { resultsPath } from '../support/results.ts';
 
 const STORE_PORT = 10901;
 /** The refresh interval the README recommends for RESTART_MODE=none (`--store.sd-dns-interval` / `--endpoint.sd-config-reload-interval`). */
@@ -26,7 +27,6 @@ const HOSTS = [
 ] as const;
 const [A, B, C] = HOSTS;
 const GARBAGE = 'endpoints: [unclosed\n';
-const RESULTS = new URL('../../bench/results/thanos-latency.json', import.meta.url);
 
 /** Thanos names a store as the address it was given; compare without the trailing dot of an absolute name. */
 function listed(names: readonly string[]): string[] {
@@ -83,7 +83,8 @@ describe('Thanos Query as the consumer', () => {
       ]),
     );
     const note = `thanos-query.test.ts on ${new Date().toISOString()}, 2-core machine; controller POLL_INTERVAL_SECONDS=1, kubelet volume re-read every 0.5 s, Thanos refresh ${REFRESH_SECONDS}s`;
-    await writeFile(RESULTS, `${JSON.stringify({ note, modes: summary }, null, 2)}\n`);
+    const results = await resultsPath('thanos-latency.json');
+    await writeFile(results, `${JSON.stringify({ note, modes: summary }, null, 2)}\n`);
   });
 
   async function setUp(prefix: string, format: OutputFormat, restart: RestartMode) {
