@@ -149,6 +149,43 @@ describe('Route53 zone sources in several accounts', () => {
   );
 
   it(
+    'renews a role’s credentials before they expire and reads on with the new ones, never with expired ones',
+    suite.logged(async () => {
+      const tag = `e${Date.now()}`;
+      const first = `a-grpc.e-${tag}.example.internal`;
+      const later = `b-grpc.e-${tag}.example.internal`;
+      const zone = await zoneWith(PROD, `e-${tag}.example.internal`, [first], { store: tag });
+      // Each session is good for 2 s before the SDK's 5-minute renewal window: renewals come every few polls.
+      suite.peers.proxy.shortenSessions(encodeURIComponent(role(PROD)), 300_000 + 2_000);
+      const [fromRequests, fromSessions] = [suite.peers.proxy.requests.length, suite.peers.proxy.sessions.length];
+      try {
+        const { namespace, running } = await startWithSources('renewal', () => [
+          { name: 'prod', roleArn: role(PROD), tags: { store: tag } },
+        ]);
+        await waitForPublished(namespace, [first], running);
+
+        const sessions = () => new Map(suite.peers.proxy.sessions.slice(fromSessions).map((s) => [s.accessKeyId, s.expiresAt]));
+        const zoneReads = () => sinceStart(fromRequests).filter((request) => request.path.includes(`/hostedzone/${zone}/rrset`));
+        const keysUsed = () => new Set(zoneReads().map((request) => request.accessKeyId));
+        await waitFor(async () => keysUsed().size >= 3, 'zone reads signed with three successive sessions', 60_000, logTail(running));
+        await inAccount(PROD).upsertRecords(zone, aRecords([first, later]));
+        await waitForPublished(namespace, [first, later], running);
+
+        const issued = sessions();
+        for (const request of zoneReads()) {
+          // Signed only with a session the proxy handed out, and sent before that session expired.
+          expect(issued.has(request.accessKeyId!)).toBe(true);
+          expect(request.at).toBeLessThan(issued.get(request.accessKeyId!)!);
+        }
+        expect(assumeRoleCalls(sinceStart(fromRequests), PROD).length).toBeGreaterThanOrEqual(3);
+        expect(running.logs().filter((line) => line.level === 'error')).toEqual([]);
+      } finally {
+        suite.peers.proxy.clear();
+      }
+    }),
+  );
+
+  it(
     'a role that cannot be assumed fails only its source, and its zones come in once it can',
     suite.logged(async () => {
       const tag = `r${Date.now()}`;

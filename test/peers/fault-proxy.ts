@@ -30,6 +30,13 @@ export interface SeenRequest {
   body: string;
 }
 
+/** Credentials an AssumeRole answer handed out, as the proxy passed them on. */
+export interface IssuedSession {
+  accessKeyId: string;
+  /** performance.now() at which the answer says they expire. */
+  expiresAt: number;
+}
+
 /** An HTTP proxy in front of moto that injects faults on demand. */
 export interface FaultProxy {
   /** Every request so far, in arrival order. */
@@ -39,6 +46,13 @@ export interface FaultProxy {
    * answers an AssumeRole the role's trust policy refuses (moto itself never refuses one).
    */
   denyAccess(bodyIncludes: string): void;
+  /**
+   * Rewrites the `Expiration` of the STS answers to requests whose body contains `bodyIncludes` to `lifetimeMs` from
+   * now, until `clear()`: moto's sessions last at least 15 minutes, too long to see a client renew one.
+   */
+  shortenSessions(bodyIncludes: string, lifetimeMs: number): void;
+  /** Every session an AssumeRole answer handed out, in order. */
+  readonly sessions: readonly IssuedSession[];
   /** http://127.0.0.1:<port>, an SDK client's `endpoint`. */
   readonly url: string;
   /** Requests passed on to the target (a `slow` one counts once it is passed on). */
@@ -101,11 +115,38 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     return head;
   };
 
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse): void => {
+  const sessions: IssuedSession[] = [];
+  const shortened: { needle: string; lifetimeMs: number }[] = [];
+
+  /** Passes an STS answer on whole, its expiry rewritten when asked, and notes the session it hands out. */
+  const relaySession = (answer: IncomingMessage, res: ServerResponse, lifetimeMs: number | undefined): void => {
+    const chunks: Buffer[] = [];
+    answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+    answer.once('end', () => {
+      let text = Buffer.concat(chunks).toString('utf8');
+      const accessKeyId = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(text)?.[1];
+      const expiration = /<Expiration>([^<]+)<\/Expiration>/.exec(text)?.[1];
+      if (accessKeyId !== undefined && expiration !== undefined) {
+        const lifetime = lifetimeMs ?? Date.parse(expiration) - Date.now();
+        if (lifetimeMs !== undefined) {
+          text = text.replace(expiration, new Date(Date.now() + lifetimeMs).toISOString());
+        }
+        sessions.push({ accessKeyId, expiresAt: performance.now() + lifetime });
+      }
+      const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(text)) };
+      res.writeHead(answer.statusCode ?? 502, headers);
+      res.end(text);
+    });
+  };
+
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, service?: string): void => {
     forwarded++;
+    const text = body.toString('utf8');
+    const lifetimeMs = shortened.find(({ needle }) => text.includes(needle))?.lifetimeMs;
     const upstream = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
+        if (service === 'sts' && text.includes('Action=AssumeRole')) return relaySession(answer, res, lifetimeMs);
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -132,7 +173,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       return;
     }
     const fault = takeFault();
-    if (fault === undefined) return forward(req, body, res);
+    if (fault === undefined) return forward(req, body, res, credential?.[2]);
     counts[fault.kind]++;
     switch (fault.kind) {
       case 'throttle':
@@ -147,7 +188,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       case 'slow': {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          forward(req, body, res);
+          forward(req, body, res, credential?.[2]);
         }, fault.delayMs);
         timers.add(timer);
         return;
@@ -173,6 +214,10 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     denyAccess(bodyIncludes) {
       denied.push(bodyIncludes);
     },
+    shortenSessions(bodyIncludes, lifetimeMs) {
+      shortened.push({ needle: bodyIncludes, lifetimeMs });
+    },
+    sessions,
     inject(kind, options = {}) {
       if (kind === 'slow' && options.delayMs === undefined) throw new Error('a slow fault needs delayMs');
       if (options.times !== undefined && !(options.times >= 1)) {
@@ -183,6 +228,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     clear() {
       queue.length = 0;
       denied.length = 0;
+      shortened.length = 0;
     },
     async stop() {
       for (const timer of timers) clearTimeout(timer);
