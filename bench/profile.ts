@@ -1,7 +1,8 @@
-// Where the CPU of a RUN_ONCE run and of polling goes, by package: `npm run bench:profile`. Builds the bundle without
+// Where the CPU of a RUN_ONCE run and of polling goes, by package: `npm run bench:profile [endpoints]` (polling at
+// 700 endpoints unless told). Builds the bundle without
 // minifying (esbuild then marks where each bundled file starts), runs it against the real peers with V8's sampling
 // profiler and the chart's flags, and sums each sample's own time under the package its line belongs to.
-// Results: bench/results/profile.json. The profiler slows the process, so compare the shares, not the seconds, with
+// Results: bench/results/profile.json (profile-<endpoints>.json for another size). The profiler slows the process, so compare the shares, not the seconds, with
 // bench/results/real-peers.json.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,6 +15,8 @@ import { runOnce, soak, startPeers, type Variant } from './real-peers.ts';
 
 const CHART_FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--single-threaded'];
 const SOAK_POLLS = 30;
+const POLL_ENDPOINTS = Number(process.argv[2] ?? 700);
+if (!Number.isInteger(POLL_ENDPOINTS) || POLL_ENDPOINTS < 1) throw new Error(`endpoints must be a whole number, not ${process.argv[2]}`);
 
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
@@ -33,13 +36,13 @@ try {
   await runOnce(peers, once.variant, 700);
   report['runOnce'] = breakdown(newest(once.dir), owners);
   const polling = profiled('polling', dir);
-  await soak(peers, polling.variant, 700, SOAK_POLLS, 1);
-  report['polling'] = { polls: SOAK_POLLS, ...breakdown(newest(polling.dir), owners) };
+  await soak(peers, polling.variant, POLL_ENDPOINTS, SOAK_POLLS, 1);
+  report['polling'] = { polls: SOAK_POLLS, endpoints: POLL_ENDPOINTS, ...breakdown(newest(polling.dir), owners) };
 } finally {
   await peers.stop();
   await rm(dir, { recursive: true, force: true });
 }
-const out = fileURLToPath(new URL('./results/profile.json', import.meta.url));
+const out = fileURLToPath(new URL(`./results/${POLL_ENDPOINTS === 700 ? 'profile' : `profile-${POLL_ENDPOINTS}`}.json`, import.meta.url));
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 console.log(JSON.stringify(report, null, 2));
 console.log(`results written to ${out}`);
