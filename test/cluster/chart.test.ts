@@ -14,6 +14,7 @@ import {
   type KubeConfig,
   type V1ConfigMap,
   type V1ContainerStateTerminated,
+  type V1Lease,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -85,6 +86,31 @@ interface Cluster {
 }
 
 const isReady = (pod: V1Pod): boolean => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+/** When `step` fails, its error carries `state()` too: what the cluster looked like at the failure. */
+async function explainedBy<T>(step: Promise<T>, state: () => Promise<string>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    const seen = await state().catch((cause: unknown) => `(the state could not be read: ${String(cause)})`);
+    throw new Error(`${(error as Error).message}\n${seen}`, { cause: error });
+  }
+}
+
+/** The Lease and each controller pod: its phase, readiness and last log lines. */
+async function controllersState(core: CoreV1Api, namespace: string, readLease: () => Promise<V1Lease>): Promise<string> {
+  const lease = await readLease();
+  const { items } = await core.listNamespacedPod({ namespace, labelSelector: CONTROLLER_LABEL });
+  const pods = await Promise.all(
+    items.map(async (pod) => {
+      const name = pod.metadata?.name as string;
+      const log = await core.readNamespacedPodLog({ name, namespace, tailLines: 40 }).catch((error: unknown) => String(error));
+      const deleting = pod.metadata?.deletionTimestamp === undefined ? '' : ', deleting';
+      return `pod ${name} (${pod.status?.phase}, ready ${isReady(pod)}${deleting}), last log lines:\n${log}`;
+    }),
+  );
+  return [`Lease: ${JSON.stringify(lease.spec)}`, ...pods].join('\n');
+}
 
 async function livePods(core: CoreV1Api, namespace: string, labelSelector: string): Promise<V1Pod[]> {
   const { items } = await core.listNamespacedPod({ namespace, labelSelector });
@@ -490,12 +516,24 @@ describe('the chart, the image and Thanos Query on a real node', () => {
       expect(pods.map((p) => p.metadata?.name)).toContain(leader);
       expect(pods.map((p) => p.metadata?.name)).not.toContain(standby);
 
-      // kubectl delete pod of the leader: it hands the Lease back on SIGTERM, and the other replica takes it.
-      const other = pods.map((p) => p.metadata?.name as string).find((name) => name !== leader) as string;
+      // kubectl delete pod of the leader: it hands the Lease back on SIGTERM, and another replica takes it: the
+      // standby, or the pod the ReplicaSet starts in the leader's place if its first read comes first.
+      const standbyAtDelete = pods.map((p) => p.metadata?.name as string).find((name) => name !== leader);
       const transitions = (await readLease()).spec?.leaseTransitions ?? 0;
       const deletedAt = Date.now();
       await core.deleteNamespacedPod({ name: leader as string, namespace });
-      await waitFor(async () => (await leaderAmong(pods)) === other, 'the other replica to hold the Lease', 120_000, context);
+      let successor: string | undefined;
+      await explainedBy(
+        waitFor(
+          async () => (successor = await leaderAmong(await livePods(core, namespace, CONTROLLER_LABEL))) !== undefined,
+          'another replica to hold the Lease',
+          120_000,
+          context,
+        ),
+        () => controllersState(core, namespace, readLease),
+      );
+      const other = successor as string;
+      expect(other).not.toBe(leader);
       const lease = await readLease();
       const takeoverMs = epochMs(lease.spec?.acquireTime) - deletedAt;
       expect(lease.spec?.leaseTransitions).toBe(transitions + 1);
@@ -529,7 +567,7 @@ describe('the chart, the image and Thanos Query on a real node', () => {
       expect(await controllerMetric(core, namespace, other, `${METRIC}restarts_triggered_total`)).toBe(1);
       expect(await isLeader(other)).toBe(1);
       process.stderr.write(
-        `[cluster] leader election: the other replica held the Lease ${takeoverMs} ms after the leader pod's delete; the next Route53 change reached the ConfigMap in ${configMapAt - changedAt} ms, the Thanos pod template in ${patchedAt - changedAt} ms, both Thanos pods in ${rolledAt - changedAt} ms\n`,
+        `[cluster] leader election: ${other === standbyAtDelete ? 'the standby' : 'the replacement pod'} held the Lease ${takeoverMs} ms after the leader pod's delete; the next Route53 change reached the ConfigMap in ${configMapAt - changedAt} ms, the Thanos pod template in ${patchedAt - changedAt} ms, both Thanos pods in ${rolledAt - changedAt} ms\n`,
       );
     },
     2 * STEP_TIMEOUT_MS,
