@@ -468,7 +468,7 @@ describe('the chart, the image and Thanos Query on a real node', () => {
   );
 
   it(
-    'leader election, 2 replicas: the PDB lets a drain evict one replica at a time; deleting the leader hands the Lease to the other, which publishes the next change',
+    'leader election, 2 replicas: the PDB lets a drain evict one replica at a time; deleting the leader hands the Lease to another replica, which publishes the next change',
     async () => {
       const { core, namespace, kubeConfig, route53, zone } = ready();
       const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
