@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { MAX_WINDOW_ENTRIES, type RemovalWindow, type WindowRemoval } from './removal-window.ts';
 
+/** Carries the removals being confirmed across restarts, failovers and run-once runs. */
+export const PENDING_REMOVALS_ANNOTATION = 'thanos-store-discovery/pending-removals';
+
+/** The serialised state when nothing is pending: the annotation is then left out. */
+export const NOTHING_PENDING = '{}';
+
 /**
  * The removal state the ConfigMap annotation carries across restarts, failovers and run-once runs: how many polls
  * each published host has been missing, and the removal window's counts. Kubernetes allows 256 KiB for all of an
@@ -19,12 +25,6 @@ import { MAX_WINDOW_ENTRIES, type RemovalWindow, type WindowRemoval } from './re
  * pending (the annotation is then left out). The older `{"<host>":<polls>}` is still read, so an upgrade in the
  * middle of a hold keeps its counts.
  */
-/** Carries the removals being confirmed across restarts, failovers and run-once runs. */
-export const PENDING_REMOVALS_ANNOTATION = 'thanos-store-discovery/pending-removals';
-
-/** The serialised state when nothing is pending: the annotation is then left out. */
-export const NOTHING_PENDING = '{}';
-
 export interface PendingState {
   missing: ReadonlyMap<string, number>;
   window: RemovalWindow;

@@ -139,14 +139,13 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     });
   };
 
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, service?: string): void => {
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, seenAs: SeenRequest): void => {
     forwarded++;
-    const text = body.toString('utf8');
-    const lifetimeMs = shortened.find(({ needle }) => text.includes(needle))?.lifetimeMs;
+    const lifetimeMs = shortened.find(({ needle }) => seenAs.body.includes(needle))?.lifetimeMs;
     const upstream = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
-        if (service === 'sts' && text.includes('Action=AssumeRole')) return relaySession(answer, res, lifetimeMs);
+        if (seenAs.service === 'sts' && seenAs.body.includes('Action=AssumeRole')) return relaySession(answer, res, lifetimeMs);
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -167,13 +166,21 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const handle = (req: IncomingMessage, body: Buffer, res: ServerResponse, at: number): void => {
     const text = body.toString('utf8');
     const credential = /Credential=([^/,\s]+)\/[^/]*\/[^/]*\/([^/]+)\//.exec(req.headers.authorization ?? '');
-    seen.push({ at, method: req.method ?? '', path: req.url ?? '', accessKeyId: credential?.[1], service: credential?.[2], body: text });
+    const seenAs = {
+      at,
+      method: req.method ?? '',
+      path: req.url ?? '',
+      accessKeyId: credential?.[1],
+      service: credential?.[2],
+      body: text,
+    };
+    seen.push(seenAs);
     if (denied.some((needle) => text.includes(needle))) {
       answerWithError(res, 403, (id) => stsErrorBody('AccessDenied', 'User is not authorized to perform: sts:AssumeRole', id));
       return;
     }
     const fault = takeFault();
-    if (fault === undefined) return forward(req, body, res, credential?.[2]);
+    if (fault === undefined) return forward(req, body, res, seenAs);
     counts[fault.kind]++;
     switch (fault.kind) {
       case 'throttle':
@@ -188,7 +195,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       case 'slow': {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          forward(req, body, res, credential?.[2]);
+          forward(req, body, res, seenAs);
         }, fault.delayMs);
         timers.add(timer);
         return;
