@@ -224,7 +224,6 @@ function runOnceParts(parts: Parts): RunOnceParts {
     synced: () => informers.every((informer) => informer.hasSynced()),
     logger: parts.logger,
     notifier,
-    reportPollError: (error) => desired.readFailed(error),
     stop: () => Promise.all([...informers.map((informer) => informer.stop()), notifier.stop(ALERT_FLUSH_DEADLINE_MS)]),
   };
 }

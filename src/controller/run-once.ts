@@ -12,12 +12,12 @@ export interface RunOnceParts {
   /** Closes the write fence: no write starts after it. */
   stopWriting: () => void;
   read: () => Promise<{ hosts: string[] }>;
-  desired: DesiredHosts;
+  /** Takes the read; a failed read is reported through it (logged and alerted). */
+  desired: Pick<DesiredHosts, 'update' | 'readFailed'>;
   reconciler: Reconciler;
   synced: () => boolean;
   logger: Logger;
   notifier: Notifier;
-  reportPollError: (error: unknown) => void;
   /** Also sends the alerts queued so far, within a deadline. */
   stop: () => Promise<unknown>;
 }
@@ -53,7 +53,7 @@ async function pass(parts: RunOnceParts): Promise<number> {
     try {
       parts.desired.update((await parts.read()).hosts);
     } catch (error) {
-      parts.reportPollError(error);
+      parts.desired.readFailed(error);
       return EXIT.failed;
     }
     const outcome = await parts.reconciler.reconcile();

@@ -1,4 +1,3 @@
-import type { DesiredHosts } from '../../../src/controller/desired-hosts.ts';
 import type { Reconciler } from '../../../src/controller/reconciler.ts';
 import { EXIT } from '../../../src/controller/manager.ts';
 import { runOnce, type RunOnceParts } from '../../../src/controller/run-once.ts';
@@ -16,12 +15,11 @@ function aRun(overrides: Partial<RunOnceParts> = {}) {
     stopRequested: new Promise<string>((resolve) => (signal = resolve)),
     stopWriting: () => did.push('fence closed'),
     read: async () => ({ hosts: ['a-grpc.example.com'] }),
-    desired: { update: () => did.push('desired updated') } as unknown as DesiredHosts,
+    desired: { update: () => did.push('desired updated'), readFailed: () => did.push('poll error reported') },
     reconciler: { reconcile: async () => (did.push('reconciled'), 'success') } as unknown as Reconciler,
     synced: () => true,
     logger,
     notifier: { notify: () => did.push('alerted') },
-    reportPollError: () => did.push('poll error reported'),
     stop: async () => did.push('stopped'),
     ...overrides,
   };
@@ -33,6 +31,12 @@ describe('runOnce', () => {
     const run = aRun();
     expect(await runOnce(run.parts)).toBe(EXIT.ok);
     expect(run.did).toEqual(['desired updated', 'reconciled', 'stopped']);
+  });
+
+  it('a failed Route53 read: reported through the desired set, no pass, exit 1', async () => {
+    const run = aRun({ read: () => Promise.reject(new Error('AccessDenied')) });
+    expect(await runOnce(run.parts)).toBe(EXIT.failed);
+    expect(run.did).toEqual(['poll error reported', 'stopped']);
   });
 
   it.each([
